@@ -1,0 +1,53 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layout: C interop stays in its own targets (none yet: the DBC engine is pure Swift); each library target holds one
+// domain and has a test target of the same name; the executables are thin shells over `AxleCLI`.
+let package = Package(
+    name: "Axle",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "axle", targets: ["axle"]),
+        .executable(name: "axled", targets: ["axled"]),
+        .library(name: "CANFrames", targets: ["CANFrames"]),
+        .library(name: "DBC", targets: ["DBC"]),
+        .library(name: "AxleCLI", targets: ["AxleCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Small shared pieces with no domain of their own: version, file reading, JSON text output.
+        .target(name: "AxleBase"),
+        // One CAN frame model for the whole project, and the candump log format.
+        .target(name: "CANFrames", dependencies: ["AxleBase"]),
+        // DBC parsing, the database model, and the compiled decoder and encoder.
+        .target(name: "DBC", dependencies: ["AxleBase", "CANFrames"]),
+        // Every `axle` subcommand, as a library so that it is testable.
+        .target(
+            name: "AxleCLI",
+            dependencies: [
+                "AxleBase", "CANFrames", "DBC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "axle",
+            dependencies: ["AxleCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "axled", dependencies: ["AxleBase"]),
+
+        .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
+        .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
+        .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase"]),
+    ]
+)
+
+// The same strict settings for every target (the swift-log / swift-metrics way).
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

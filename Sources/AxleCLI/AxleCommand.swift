@@ -1,0 +1,27 @@
+import ArgumentParser
+import AxleBase
+
+/// `axle`, the technician CLI. Each subcommand is thin: the work happens in library targets with their own tests.
+public struct AxleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "axle",
+        abstract: "Axle technician CLI: inspect DBC files, decode and encode CAN frames.",
+        discussion: """
+            Exit codes: 0 success; 1 the work failed (unreadable or invalid input; see the message); \
+            64 the command line is wrong.
+            """,
+        version: AxleVersion.current,
+        subcommands: [DBCCommand.self]
+    )
+
+    public init() {}
+}
+
+/// A failure reported to the user as one plain sentence, with exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

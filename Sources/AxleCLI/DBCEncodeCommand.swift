@@ -1,0 +1,54 @@
+import ArgumentParser
+import AxleBase
+import CANFrames
+import DBC
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `axle dbc encode`: build a frame from physical values.
+struct DBCEncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encode a message from physical values and print it as a candump line.",
+        discussion: """
+            Values are physical (after factor and offset) or VAL_ labels: VehicleSpeed=42.5 Gear=P. Multiplexer \
+            switches are set from the multiplexed signals given; signals not given take their GenSigStartValue or 0.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The DBC file.", valueName: "file"))
+    var dbc: String
+
+    @Option(name: .long, help: "Interface name written in the candump line.")
+    var interface = "can0"
+
+    @Argument(help: "The message name.")
+    var message: String
+
+    @Argument(help: ArgumentHelp("Signal values.", valueName: "signal=value"))
+    var values: [String] = []
+
+    func run() throws {
+        var parsed: [String: SignalEncoder.Value] = [:]
+        for item in values {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("'\(item)' is not SIGNAL=VALUE")
+            }
+            parsed[String(item[..<equals])] = SignalEncoder.Value(parsing: String(item[item.index(after: equals)...]))
+        }
+        let encoder = SignalEncoder(database: try loadDatabase(dbc))
+        var frame: CANFrame
+        do {
+            frame = try encoder.encode(message: message, values: parsed)
+        } catch {
+            throw CLIError(error.description)
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        frame.timestamp = CANTimestamp(seconds: Int64(now.tv_sec), nanoseconds: UInt32(now.tv_nsec / 1000 * 1000))
+        frame.interface = interface
+        TextOutput().write(CandumpFormat.format(frame) + "\n")
+    }
+}

@@ -1,0 +1,299 @@
+import CANFrames
+
+/// A database, or a chosen part of it, compiled for decoding frames quickly.
+///
+/// Compiling resolves everything that does not depend on the frame: the id → message lookup, each signal's byte
+/// window and shift, its sign handling and scaling, and the order in which multiplexer switches are read. Decoding
+/// a frame then allocates nothing; results go into a caller-owned `DecodedFrame` that is reused frame after frame.
+public struct CompiledDecoder: Sendable {
+    public let database: DBCDatabase
+    public let messages: [CompiledMessage]
+    /// Every compiled signal, grouped by message (`CompiledMessage.signalRange`), switches before their dependents.
+    public let signals: [CompiledSignal]
+    /// Standard ids 0...0x7FF → message index, or -1.
+    private let standardLookup: [Int32]
+    private let extendedLookup: [UInt32: Int32]
+    /// J1939 messages by parameter group number, for frames whose priority or source address differ from the DBC.
+    private let j1939Lookup: [UInt32: Int32]
+    /// The most signals any compiled message has, to size scratch space once.
+    public let maximumSignalsPerMessage: Int
+
+    /// Compiles `database`; `messageNames` and `signalNames` (by name or DBC short name) choose a subset. Switches
+    /// that chosen signals depend on are always compiled, and reported only when chosen too.
+    public init(database: DBCDatabase, messageNames: Set<String>? = nil, signalNames: Set<String>? = nil) {
+        self.database = database
+        var messages: [CompiledMessage] = []
+        var signals: [CompiledSignal] = []
+        var standard = [Int32](repeating: -1, count: Int(CANFrame.maxStandardID) + 1)
+        var extended: [UInt32: Int32] = [:]
+        var j1939: [UInt32: Int32] = [:]
+        var maximum = 0
+
+        for (databaseIndex, message) in database.messages.enumerated() {
+            if let messageNames, !messageNames.contains(message.name), !messageNames.contains(message.shortName) { continue }
+            let chosen = message.signals.indices.filter { index in
+                guard let signalNames else { return true }
+                return signalNames.contains(message.signals[index].name) || signalNames.contains(message.signals[index].shortName)
+            }
+            if chosen.isEmpty && signalNames != nil { continue }
+            let order = Self.decodeOrder(of: message, chosen: chosen)
+            let first = signals.count
+            let slotOfSignal = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+            for index in order {
+                let signal = message.signals[index]
+                var slot: Int32 = -1
+                if let switchName = signal.multiplexing.multiplexerSignal,
+                    let switchIndex = message.signals.firstIndex(where: { $0.shortName == switchName }),
+                    let switchSlot = slotOfSignal[switchIndex]
+                {
+                    slot = Int32(switchSlot)
+                }
+                signals.append(CompiledSignal(
+                    signal, databaseMessage: databaseIndex, databaseSignal: index, switchSlot: slot,
+                    isReported: chosen.contains(index)))
+            }
+            let compiledIndex = Int32(messages.count)
+            messages.append(CompiledMessage(
+                name: message.name, id: message.id, isExtended: message.isExtended, size: message.size,
+                isJ1939: message.isJ1939, databaseIndex: databaseIndex, signalRange: first..<signals.count,
+                hasMultiplexing: signals[first...].contains { $0.switchSlot >= 0 }))
+            maximum = max(maximum, order.count)
+            if message.isExtended {
+                extended[message.id] = compiledIndex
+                if message.isJ1939, j1939[message.pgn] == nil { j1939[message.pgn] = compiledIndex }
+            } else {
+                standard[Int(message.id)] = compiledIndex
+            }
+        }
+        self.messages = messages
+        self.signals = signals
+        self.standardLookup = standard
+        self.extendedLookup = extended
+        self.j1939Lookup = j1939
+        self.maximumSignalsPerMessage = maximum
+    }
+
+    /// Chosen signals plus the switches they need, each switch before the signals it controls.
+    private static func decodeOrder(of message: DBCMessage, chosen: [Int]) -> [Int] {
+        var needed = Set(chosen)
+        var queue = chosen
+        while let index = queue.popLast() {
+            if let name = message.signals[index].multiplexing.multiplexerSignal,
+                let switchIndex = message.signals.firstIndex(where: { $0.shortName == name }), !needed.contains(switchIndex)
+            {
+                needed.insert(switchIndex)
+                queue.append(switchIndex)
+            }
+        }
+        func depth(_ index: Int) -> Int {
+            var depth = 0
+            var current = message.signals[index].multiplexing.multiplexerSignal
+            while let name = current, depth <= message.signals.count {
+                depth += 1
+                current = message.signals.first { $0.shortName == name }?.multiplexing.multiplexerSignal
+            }
+            return depth
+        }
+        return needed.sorted { (depth($0), $0) < (depth($1), $1) }
+    }
+
+    /// The compiled message a frame belongs to: by exact id, else (29-bit frames) by J1939 parameter group number.
+    @inlinable
+    public func messageIndex(id: UInt32, isExtended: Bool) -> Int? {
+        if !isExtended {
+            guard id <= CANFrame.maxStandardID else { return nil }
+            let index = lookupStandard(id)
+            return index >= 0 ? Int(index) : nil
+        }
+        if let index = lookupExtended(id) { return Int(index) }
+        return lookupJ1939(J1939.pgn(ofID: id)).map(Int.init)
+    }
+
+    @usableFromInline
+    func lookupStandard(_ id: UInt32) -> Int32 { standardLookup.withUnsafeBufferPointer { $0[Int(id)] } }
+
+    @usableFromInline
+    func lookupExtended(_ id: UInt32) -> Int32? { extendedLookup.isEmpty ? nil : extendedLookup[id] }
+
+    @usableFromInline
+    func lookupJ1939(_ pgn: UInt32) -> Int32? { j1939Lookup.isEmpty ? nil : j1939Lookup[pgn] }
+
+    /// Decodes `frame` into `result` (cleared first). Remote and error frames carry no signals.
+    @inlinable
+    public func decode(_ frame: CANFrame, into result: inout DecodedFrame) -> DecodeOutcome {
+        result.reset()
+        guard frame.kind == .data, let index = messageIndex(id: frame.id, isExtended: frame.isExtended) else {
+            return .unknownMessage
+        }
+        result.messageIndex = index
+        var padded = PaddedPayload(frame.payload)
+        return padded.withBytes { decodeSignals(message: index, data: $0, length: Int(frame.length), into: &result) }
+    }
+
+    /// Decodes a payload for a known message: `data` must hold at least `length + 8` readable bytes (zero beyond
+    /// `length`), so that every signal reads one unaligned 64-bit word without a bounds check.
+    @inlinable
+    func decodeSignals(message index: Int, data: UnsafeRawPointer, length: Int, into result: inout DecodedFrame) -> DecodeOutcome {
+        let message = messages[index]
+        guard length >= message.size else {
+            result.error = .tooShort(length: length, expected: message.size)
+            return .failed
+        }
+        signals.withUnsafeBufferPointer { all in
+            if !message.hasMultiplexing {
+                for position in message.signalRange {
+                    let signal = all[position]
+                    guard signal.requiredBytes <= length else { continue }
+                    let raw = signal.extractRaw(from: data)
+                    if signal.isReported {
+                        result.signals.append(DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: signal.physicalValue(raw)))
+                    }
+                }
+            } else {
+                decodeMultiplexed(message, all, data: data, length: length, into: &result)
+            }
+        }
+        return .decoded
+    }
+
+    @usableFromInline
+    func decodeMultiplexed(
+        _ message: CompiledMessage, _ all: UnsafeBufferPointer<CompiledSignal>, data: UnsafeRawPointer, length: Int,
+        into result: inout DecodedFrame
+    ) {
+        result.prepareSlots(message.signalRange.count)
+        for (slot, position) in message.signalRange.enumerated() {
+            let signal = all[position]
+            guard signal.requiredBytes <= length else { continue }
+            if signal.switchSlot >= 0 {
+                let switchSlot = Int(signal.switchSlot)
+                guard result.slotActive[switchSlot], signal.isSelected(bySwitchValue: result.slotRaw[switchSlot], switchSigned: all[message.signalRange.lowerBound + switchSlot].isSigned) else { continue }
+            }
+            let raw = signal.extractRaw(from: data)
+            result.slotActive[slot] = true
+            result.slotRaw[slot] = raw
+            if signal.isReported {
+                result.signals.append(DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: signal.physicalValue(raw)))
+            }
+        }
+    }
+
+    /// The `VAL_` label of a decoded value, if the DBC gives one.
+    public func label(of decoded: DecodedSignal) -> String? {
+        let signal = signals[Int(decoded.signalIndex)]
+        guard signal.hasLabels else { return nil }
+        let labels = database.messages[signal.databaseMessage].signals[signal.databaseSignal].valueLabels
+        switch signal.rawValue(decoded.rawBits) {
+        case .integer(let value): return labels[value]
+        case .float(let value):
+            guard value.rounded() == value, abs(value) < 1.7e38 else { return nil }
+            return labels[Int128(value)]
+        }
+    }
+
+    /// The DBC signal a decoded value belongs to.
+    public func dbcSignal(of decoded: DecodedSignal) -> DBCSignal {
+        let signal = signals[Int(decoded.signalIndex)]
+        return database.messages[signal.databaseMessage].signals[signal.databaseSignal]
+    }
+}
+
+/// Whether a frame was decoded.
+public enum DecodeOutcome: Sendable, Equatable {
+    case decoded
+    /// The frame's id matches no compiled message.
+    case unknownMessage
+    /// The id matches, but the frame cannot be decoded (`DecodedFrame.error` says why).
+    case failed
+}
+
+/// Why a frame of a known message could not be decoded.
+public enum DecodeFailure: Sendable, Equatable, CustomStringConvertible {
+    case tooShort(length: Int, expected: Int)
+
+    public var description: String {
+        switch self {
+        case .tooShort(let length, let expected): "frame has \(length) bytes; the message needs \(expected)"
+        }
+    }
+}
+
+public struct CompiledMessage: Sendable {
+    public let name: String
+    public let id: UInt32
+    public let isExtended: Bool
+    public let size: Int
+    public let isJ1939: Bool
+    /// Index in `DBCDatabase.messages`.
+    public let databaseIndex: Int
+    /// This message's signals in `CompiledDecoder.signals`.
+    public let signalRange: Range<Int>
+    public let hasMultiplexing: Bool
+}
+
+/// One decoded signal: which one, its raw bits, and its physical value as a double.
+public struct DecodedSignal: Sendable, Equatable {
+    /// Index in `CompiledDecoder.signals`.
+    public var signalIndex: Int32
+    /// The raw value's bits: two's complement (sign-extended to 64 bits) for signed integers, IEEE bits for floats.
+    public var rawBits: UInt64
+    /// `raw × factor + offset`, in double precision.
+    public var value: Double
+
+    @inlinable
+    public init(signalIndex: Int32, rawBits: UInt64, value: Double) {
+        self.signalIndex = signalIndex
+        self.rawBits = rawBits
+        self.value = value
+    }
+}
+
+/// Where decoding puts its results; reuse one across frames so that decoding allocates nothing.
+public struct DecodedFrame: Sendable {
+    /// Index in `CompiledDecoder.messages`, when the frame's id matched.
+    public var messageIndex: Int?
+    /// The signals present in the frame, in decode order (switches first). Inactive multiplexed signals are absent.
+    public var signals: [DecodedSignal] = []
+    public var error: DecodeFailure?
+    @usableFromInline var slotRaw: [UInt64] = []
+    @usableFromInline var slotActive: [Bool] = []
+
+    public init(capacity: Int = 64) {
+        signals.reserveCapacity(capacity)
+    }
+
+    @inlinable
+    mutating func reset() {
+        messageIndex = nil
+        error = nil
+        signals.removeAll(keepingCapacity: true)
+    }
+
+    @usableFromInline
+    mutating func prepareSlots(_ count: Int) {
+        if slotRaw.count < count {
+            slotRaw = [UInt64](repeating: 0, count: count)
+            slotActive = [Bool](repeating: false, count: count)
+        } else {
+            for index in 0..<count { slotActive[index] = false }
+        }
+    }
+}
+
+/// A payload copied into 72 zeroed bytes: 64 for the largest CAN FD frame plus 8 so that a signal near the end
+/// can still be read with one 64-bit load.
+@usableFromInline
+struct PaddedPayload {
+    @usableFromInline var payload: CANPayload
+    @usableFromInline var tail: UInt64 = 0
+
+    @inlinable
+    init(_ payload: CANPayload) {
+        self.payload = payload
+    }
+
+    @inlinable
+    mutating func withBytes<R>(_ body: (UnsafeRawPointer) -> R) -> R {
+        withUnsafeBytes(of: &self) { body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,4 @@
+import AxleCLI
+import ArgumentParser
+
+AxleCommand.main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything `make demo`, `make test` and `make bench` need on a fresh Debian 12 machine.
+# Idempotent: each step checks first and does nothing when its work is already done.
+# Uses sudo only when not running as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: C libraries the Swift targets link against, and the real peers the tests use.
+debs=(pkg-config libsqlite3-dev libmosquitto-dev libsocketcan-dev libzstd-dev
+      mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python reference tools, pinned: cantools is the reference decoder of the differential test.
+venv=.venv
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating Python venv in $venv" >&2
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import cantools, sys; sys.exit(cantools.__version__ != "45.1.0")' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check cantools==45.1.0
+fi
+
+# Reference corpora from PyPI: the opendbc wheel and the cantools source package (its tests/files/dbc).
+corpus=.corpus
+mkdir -p "$corpus"
+if [ ! -d "$corpus/opendbc" ]; then
+  tmp=$(mktemp -d)
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" opendbc==0.3.1
+  "$venv/bin/python" -m zipfile -e "$tmp"/opendbc-0.3.1-*.whl "$corpus/opendbc-wheel"
+  mv "$corpus/opendbc-wheel/opendbc" "$corpus/opendbc" && rm -rf "$corpus/opendbc-wheel" "$tmp"
+fi
+if [ ! -d "$corpus/cantools" ]; then
+  tmp=$(mktemp -d)
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$tmp" cantools==45.1.0
+  tar -xzf "$tmp"/cantools-45.1.0.tar.gz -C "$corpus" && mv "$corpus/cantools-45.1.0" "$corpus/cantools" && rm -rf "$tmp"
+fi
