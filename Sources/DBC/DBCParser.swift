@@ -245,7 +245,8 @@ struct StatementReader {
     // MARK: Messages and signals
 
     private mutating func readMessage(line: Int) throws(StatementFailure) {
-        let idColumn = scanner.column + 1
+        scanner.skipWhitespace()
+        let idColumn = scanner.column
         guard let written = scanner.scanUnsigned(), written <= UInt64(UInt32.max) else {
             throw fatal("expected a message id (a decimal number up to 4294967295) after BO_, found \(scanner.excerpt())")
         }
@@ -253,6 +254,8 @@ struct StatementReader {
         guard scanner.take(UInt8(ascii: ":")) else {
             throw fatal("expected ':' after the message name \(name)")
         }
+        scanner.skipWhitespace()
+        let sizeColumn = scanner.column
         guard let size = scanner.scanUnsigned() else {
             throw fatal("expected the length of message \(name) in bytes")
         }
@@ -281,7 +284,8 @@ struct StatementReader {
             return
         }
         guard size <= 64 else {
-            throw fatal("message \(name) is \(size) bytes long; CAN FD frames carry at most 64")
+            throw StatementFailure.fatal(diagnostic(
+                line: line, column: sizeColumn, "message \(name) is \(size) bytes long; CAN FD frames carry at most 64"))
         }
         let message = DBCMessage(
             id: id, isExtended: hasExtendedBit || id > CANFrame.maxStandardID, name: name, shortName: name,

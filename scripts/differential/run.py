@@ -124,6 +124,8 @@ class FileResult:
     messages: int = 0
     frames_compared: int = 0
     cantools_undecodable: int = 0
+    # cantools' error messages with the numbers cut off, so they group.
+    undecodable_reasons: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     # What Axle did with the frames cantools could not decode: informative.
     undecodable_axle_err: int = 0
     undecodable_axle_decoded: int = 0
@@ -603,6 +605,8 @@ def check_file(label: str, path: Path, axle: Path | None, work: Path, seed: int)
     proc = start_decode(axle, result, log, out, err) if axle is not None else None
     refs = [cantools_reference(m, frame) for m, frame in plan]
     result.cantools_undecodable = sum(r.raw is None for r in refs)
+    result.undecodable_reasons.update(re.split(r"\d", r.error)[0].rstrip(" ,:")
+                                      for r in refs if r.raw is None)
 
     if proc is None:  # dry run: the reference alone
         result.frames_compared = len(plan) - result.cantools_undecodable
@@ -652,6 +656,7 @@ def write_report(path: Path, results: list[FileResult]) -> None:
         "file": r.label, "path": str(r.path), "refused": r.refused,
         "expected_rejection": EXPECTED_REJECTIONS.get(r.label), "messages": r.messages,
         "frames_compared": r.frames_compared, "cantools_undecodable": r.cantools_undecodable,
+        "undecodable_reasons": r.undecodable_reasons,
         "undecodable_axle_err": r.undecodable_axle_err,
         "undecodable_axle_decoded": r.undecodable_axle_decoded,
         "skipped_messages": r.skipped_messages, "command": r.command,
@@ -722,6 +727,9 @@ def main() -> int:
         line += (f" (axle: err on {sum(r.undecodable_axle_err for r in loaded)},"
                  f" decoded {sum(r.undecodable_axle_decoded for r in loaded)})")
     print(line)
+    reasons = sum((r.undecodable_reasons for r in loaded), collections.Counter())
+    for reason, n in reasons.most_common():
+        print(f"  {n:7d}  {reason}")
     print(f"cantools-refused files: {len(refused)}{'' if args.verbose else ' (-v lists them)'}")
     if documented:
         print(f"documented disagreements: {len(documented)} ({summarise_causes(documented)})")

@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// libFuzzer targets, a nested package so that the main build never pays for them (the swift-nio Benchmarks way).
+// They only link when built with the fuzzer sanitizer; scripts/fuzz.sh builds them as:
+//
+//     swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//
+// Each target defines `LLVMFuzzerTestOneInput` and a `@main` that hands it to libFuzzer's driver (CLibFuzzer):
+// SwiftPM links an executable's `main` to `<Module>_main`, so libFuzzer's own `main` cannot be the entry point.
+let package = Package(
+    name: "AxleFuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Axle", path: ".."),
+    ],
+    targets: [
+        // Declares libFuzzer's driver entry point, which libFuzzer ships no header for.
+        .target(name: "CLibFuzzer"),
+        // DBC text → parser → compiled decoder and encoder.
+        .executableTarget(
+            name: "FuzzDBCParser",
+            dependencies: [
+                .product(name: "DBC", package: "Axle"),
+                .product(name: "CANFrames", package: "Axle"),
+                "CLibFuzzer",
+            ]
+        ),
+        // candump lines → parser → writer → parser: the round trip must be byte-identical.
+        .executableTarget(
+            name: "FuzzCandump",
+            dependencies: [.product(name: "CANFrames", package: "Axle"), "CLibFuzzer"]
+        ),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}
