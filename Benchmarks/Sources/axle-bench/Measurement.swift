@@ -6,6 +6,13 @@ import Glibc
 import Darwin
 #endif
 
+#if canImport(Glibc)
+// Glibc imports RUSAGE_SELF as an enum case; getrusage takes its raw value.
+private let RUSAGE_SELF_WHO = RUSAGE_SELF.rawValue
+#else
+private let RUSAGE_SELF_WHO = RUSAGE_SELF
+#endif
+
 /// A point in time on two clocks: the monotonic wall clock and the CPU time this process has used (user + system).
 ///
 /// Throughput is reported against both. On a machine whose other cores are busy they differ: wall time then
@@ -20,7 +27,7 @@ struct ClockSample {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF_WHO, &usage)
         let cpuMicroseconds = Int64(usage.ru_utime.tv_sec) * 1_000_000 + Int64(usage.ru_utime.tv_usec)
             + Int64(usage.ru_stime.tv_sec) * 1_000_000 + Int64(usage.ru_stime.tv_usec)
         return ClockSample(
@@ -50,19 +57,19 @@ struct Elapsed {
     var busySeconds: Double { cpuSeconds > 0 ? cpuSeconds : wallSeconds }
 }
 
-/// The core the process may run on, as `taskset` left it: a list such as "1" or "0-1".
+/// The cores this process may run on, as `taskset` left them ("1", "0-1"): `Cpus_allowed_list` of /proc/self/status.
 func allowedCPUs() -> String {
-    #if os(Linux)
-    var set = cpu_set_t()
-    guard sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0 else { return "?" }
-    var cpus: [Int] = []
-    withUnsafeBytes(of: set) { raw in
-        for index in 0..<(raw.count * 8) where raw[index / 8] & (1 << UInt8(index % 8)) != 0 { cpus.append(index) }
+    guard let file = fopen("/proc/self/status", "r") else { return "?" }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 512)
+    let key = "Cpus_allowed_list:"
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.hasPrefix(key) {
+            return String(text.dropFirst(key.count).filter { !$0.isWhitespace })
+        }
     }
-    return cpus.map(String.init).joined(separator: ",")
-    #else
     return "?"
-    #endif
 }
 
 /// One benchmark result, printed as a single JSON object on standard output.
@@ -92,7 +99,6 @@ struct ResultLine {
 
     func print() {
         Swift.print("{" + fields.map { Self.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}")
-        fflush(stdout)
     }
 
     private static func quoted(_ string: String) -> String {
