@@ -104,7 +104,7 @@ enum DatabaseDescription {
             guard signal.multiplexing.isMultiplexer else { return .string(signal.name) }
             let children = message.signals.filter { $0.multiplexing.multiplexerSignal == signal.shortName }
             var values = Set<UInt64>()
-            for child in children { for range in child.multiplexing.multiplexerValues where range.count <= 256 { values.formUnion(range) } }
+            for child in children { for range in child.multiplexing.multiplexerValues where range.upperBound - range.lowerBound < 256 { values.formUnion(range) } }
             return .object([(signal.name, .object(values.sorted().map { value in
                 let present = children.filter { $0.multiplexing.multiplexerValues.contains { $0.contains(value) } }
                 return (String(value), .array(present.map { child in
@@ -145,7 +145,7 @@ enum DatabaseDescription {
                 if signal.valueType != .integer { line += " \(signal.valueType.rawValue)" }
                 if signal.multiplexing.isMultiplexer { line += " multiplexer" }
                 if let switchName = signal.multiplexing.multiplexerSignal {
-                    let values = signal.multiplexing.multiplexerValues.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                    let values = signal.multiplexing.multiplexerValues.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
                     line += " when \(switchName)=\(values.joined(separator: ","))"
                 }
                 if !signal.valueLabels.isEmpty {

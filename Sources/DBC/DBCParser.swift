@@ -204,7 +204,7 @@ struct StatementReader {
                 _ = scanner.take(UInt8(ascii: ","))
             }
             try expectSemicolon()
-            let group = DBCSignalGroup(name: name, repetitions: Int(repetitions), signalNames: names)
+            let group = DBCSignalGroup(name: name, repetitions: Int(clamping: repetitions), signalNames: names)
             pending.append(.signalGroup(messageID: id, group: group, line: line))
         case "EV_":
             try readEnvironmentVariable()
@@ -213,7 +213,7 @@ struct StatementReader {
             _ = scanner.take(UInt8(ascii: ":"))
             let size = scanner.scanUnsigned() ?? 0
             try expectSemicolon()
-            pending.append(.environmentData(name: name, size: Int(size), line: line))
+            pending.append(.environmentData(name: name, size: Int(clamping: size), line: line))
         case "SG_MUL_VAL_":
             try readMultiplexValues(line: line)
         default:
@@ -443,8 +443,8 @@ struct StatementReader {
         let type: DBCAttributeType
         switch typeName {
         case "INT", "HEX":
-            let low = scanner.scanNumber().map { Int64(clamping: $0.integer ?? Int128($0.value)) } ?? 0
-            let high = scanner.scanNumber().map { Int64(clamping: $0.integer ?? Int128($0.value)) } ?? 0
+            let low = scanner.scanNumber().map { $0.integer.map { Int64(clamping: $0) } ?? Int64(clampingDouble: $0.value) } ?? 0
+            let high = scanner.scanNumber().map { $0.integer.map { Int64(clamping: $0) } ?? Int64(clampingDouble: $0.value) } ?? 0
             type = typeName == "INT" ? .integer(minimum: low, maximum: high) : .hex(minimum: low, maximum: high)
         case "FLOAT":
             type = .float(minimum: scanner.scanNumber()?.value ?? 0, maximum: scanner.scanNumber()?.value ?? 0)
@@ -509,7 +509,7 @@ struct StatementReader {
     private mutating func readEnvironmentVariable() throws(StatementFailure) {
         let name = try expectIdentifier("an environment variable name")
         _ = scanner.take(UInt8(ascii: ":"))
-        let type = Int(scanner.scanUnsigned() ?? 0)
+        let type = Int(clamping: scanner.scanUnsigned() ?? 0)
         var minimum = 0.0
         var maximum = 0.0
         if scanner.take(UInt8(ascii: "[")) {
@@ -520,7 +520,7 @@ struct StatementReader {
         }
         let unit = scanner.scanString() ?? ""
         let initial = scanner.scanNumber()?.value ?? 0
-        let id = Int(scanner.scanNumber()?.value ?? 0)
+        let id = Int(clampingDouble: scanner.scanNumber()?.value ?? 0)
         let access = scanner.scanIdentifier() ?? ""
         var nodes: [String] = []
         while let node = scanner.scanIdentifier() {
@@ -608,5 +608,21 @@ extension DBCScanner {
     /// The word at the current position is a DBC keyword.
     func lineStartsWithKeywordHere() -> Bool {
         lineStartsWithKeyword()
+    }
+}
+
+extension FixedWidthInteger where Self: SignedInteger {
+    /// The nearest value for a double, saturating at the type's bounds (0 for NaN): DBC numbers are untrusted input,
+    /// and a plain conversion traps on out-of-range values.
+    init(clampingDouble value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= Double(Self.max) {
+            self = .max
+        } else if value <= Double(Self.min) {
+            self = .min
+        } else {
+            self = Self(value)
+        }
     }
 }

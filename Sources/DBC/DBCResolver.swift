@@ -66,7 +66,7 @@ struct DBCResolver {
     private mutating func value(of raw: RawAttributeValue, for definition: DBCAttributeDefinition?, line: Int) -> DBCAttributeValue {
         switch (raw, definition?.type) {
         case (.number(let number), .enumeration(let labels)?):
-            let index = number.integer.map { Int(clamping: $0) } ?? Int(number.value)
+            let index = number.integer.map { Int(clamping: $0) } ?? Int(clampingDouble: number.value)
             if labels.indices.contains(index) { return .string(labels[index]) }
             warn(line: line, "value \(number.literal) of attribute \"\(definition!.name)\" is not an index into its \(labels.count) enumeration values")
             return .integer(Int64(index))
@@ -74,7 +74,7 @@ struct DBCResolver {
             return .float(number.value)
         case (.number(let number), _):
             if let exact = number.integer { return .integer(Int64(clamping: exact)) }
-            if case .integer? = definition?.type, number.value.rounded() == number.value { return .integer(Int64(number.value)) }
+            if case .integer? = definition?.type, number.value.rounded() == number.value { return .integer(Int64(clampingDouble: number.value)) }
             return .float(number.value)
         case (.string(let text), _):
             return .string(text)
@@ -241,10 +241,19 @@ struct DBCResolver {
             }
             parsed.message.signals[index].multiplexing = multiplexing
         }
-        // SG_MUL_VAL_ for a signal without a multiplex marker still makes it depend on the named switch.
-        for (index, entry) in extended where markers[index] == nil && switches.count != 1 {
-            parsed.message.signals[index].multiplexing.multiplexerSignal = entry.multiplexer
-            parsed.message.signals[index].multiplexing.multiplexerValues = entry.ranges
+        if switches.count != 1 {
+            for (index, entry) in extended {
+                // SG_MUL_VAL_ for a signal without a multiplex marker still makes it depend on the named switch.
+                if markers[index] == nil {
+                    parsed.message.signals[index].multiplexing.multiplexerSignal = entry.multiplexer
+                    parsed.message.signals[index].multiplexing.multiplexerValues = entry.ranges
+                }
+                // A signal that SG_MUL_VAL_ names as a switch is one, even when its own marker is malformed
+                // (opendbc's vw_pq.dbc writes a bare `m`); cantools then never decodes its dependents.
+                if let switchIndex = parsed.message.signals.firstIndex(where: { $0.shortName == entry.multiplexer }) {
+                    parsed.message.signals[switchIndex].multiplexing.isMultiplexer = true
+                }
+            }
         }
         // A dependency cycle (A switched by B, B by A) would leave no signal to start from.
         for index in parsed.message.signals.indices where dependsOnItself(parsed.message, index) {

@@ -83,7 +83,7 @@ public struct SignalEncoder: Sendable {
     }
 
     private static func describe(_ ranges: [ClosedRange<UInt64>]) -> String {
-        ranges.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
+        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
     }
 
     /// The raw bits for a physical value or a label.

@@ -1,3 +1,4 @@
+import CANFrames
 import Testing
 @testable import DBC
 
@@ -180,6 +181,26 @@ struct DBCParserTests {
         #expect(diag.sendType == "Event")
         let simple = try #require(database.message(named: "SimpleMux"))
         #expect(simple.signal(named: "PageB")?.multiplexing == DBCMultiplexing(multiplexerSignal: "Page", multiplexerValues: [1...1]))
+    }
+
+    @Test("a switch with a malformed marker that SG_MUL_VAL_ names still switches its dependents")
+    func malformedSwitchMarker() throws {
+        let database = try DBCParser.parse(text: """
+            BO_ 648 Motor_2: 8 X
+             SG_ Code m : 6|2@1+ (1,0) [0|3] "" X
+             SG_ Version m0 : 0|6@1+ (1,0) [0|63] "" X
+             SG_ Gearbox m2 : 0|6@1+ (1,0) [0|63] "" X
+            SG_MUL_VAL_ 648 Version Code 0-0;
+            SG_MUL_VAL_ 648 Gearbox Code 2-2;
+            """, source: "vw.dbc")
+        let signals = database.messages[0].signals
+        #expect(signals[0].multiplexing.isMultiplexer)
+        #expect(signals[1].multiplexing == DBCMultiplexing(multiplexerSignal: "Code", multiplexerValues: [0...0]))
+        #expect(database.warnings.count == 1, "the malformed marker is reported")
+        let decoder = CompiledDecoder(database: database)
+        var result = DecodedFrame()
+        _ = decoder.decode(CANFrame(id: 648, data: [0x85, 0, 0, 0, 0, 0, 0, 0]), into: &result)
+        #expect(result.signals.map { decoder.signals[Int($0.signalIndex)].name } == ["Code", "Gearbox"])
     }
 
     @Test("several switches and an mN signal that SG_MUL_VAL_ does not place: always present, with a warning")
