@@ -160,11 +160,7 @@ struct StatementReader {
         case "BO_TX_BU_":
             let id = try expectMessageID()
             _ = scanner.take(UInt8(ascii: ":"))
-            var nodes: [String] = []
-            while let node = scanner.scanIdentifier() {
-                nodes.append(node)
-                _ = scanner.take(UInt8(ascii: ","))
-            }
+            let nodes = readNameList()
             try expectSemicolon()
             pending.append(.senders(messageID: id, nodes: nodes, line: line))
         case "CM_":
@@ -198,11 +194,7 @@ struct StatementReader {
             let name = try expectIdentifier("a signal group name")
             let repetitions = scanner.scanUnsigned() ?? 1
             _ = scanner.take(UInt8(ascii: ":"))
-            var names: [String] = []
-            while let signal = scanner.scanIdentifier() {
-                names.append(signal)
-                _ = scanner.take(UInt8(ascii: ","))
-            }
+            let names = readNameList()
             try expectSemicolon()
             let group = DBCSignalGroup(name: name, repetitions: Int(clamping: repetitions), signalNames: names)
             pending.append(.signalGroup(messageID: id, group: group, line: line))
@@ -522,11 +514,7 @@ struct StatementReader {
         let initial = scanner.scanNumber()?.value ?? 0
         let id = Int(clampingDouble: scanner.scanNumber()?.value ?? 0)
         let access = scanner.scanIdentifier() ?? ""
-        var nodes: [String] = []
-        while let node = scanner.scanIdentifier() {
-            nodes.append(node)
-            _ = scanner.take(UInt8(ascii: ","))
-        }
+        let nodes = readNameList()
         try expectSemicolon()
         database.environmentVariables.append(DBCEnvironmentVariable(
             name: name, type: type, minimum: minimum, maximum: maximum, unit: unit, initialValue: initial, id: id,
@@ -551,6 +539,16 @@ struct StatementReader {
     }
 
     // MARK: Helpers
+
+    /// Names separated by commas or spaces, up to the `;` (not consumed).
+    private mutating func readNameList() -> [String] {
+        var names: [String] = []
+        while let name = scanner.scanIdentifier() {
+            names.append(name)
+            _ = scanner.take(UInt8(ascii: ","))
+        }
+        return names
+    }
 
     private mutating func expectIdentifier(_ what: String, fatal isFatal: Bool = false) throws(StatementFailure) -> String {
         guard let name = scanner.scanIdentifier() else {
