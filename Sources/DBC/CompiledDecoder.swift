@@ -17,6 +17,10 @@ public struct CompiledDecoder: Sendable {
     private let j1939Lookup: [UInt32: Int32]
     /// The most signals any compiled message has, to size scratch space once.
     public let maximumSignalsPerMessage: Int
+    /// What the decode loop reads, parallel to `signals` and `messages`: trivially copyable, so reading one costs no
+    /// reference counting (see `SignalPlan`).
+    @usableFromInline let signalPlans: [SignalPlan]
+    @usableFromInline let messagePlans: [MessagePlan]
 
     /// Compiles `database`; `messageNames` and `signalNames` (by name or DBC short name) choose a subset. Switches
     /// that chosen signals depend on are always compiled, and reported only when chosen too.
@@ -56,7 +60,7 @@ public struct CompiledDecoder: Sendable {
             messages.append(CompiledMessage(
                 name: message.name, id: message.id, isExtended: message.isExtended, size: message.size,
                 isJ1939: message.isJ1939, databaseIndex: databaseIndex, signalRange: first..<signals.count,
-                hasMultiplexing: signals[first...].contains { $0.switchSlot >= 0 }))
+                hasMultiplexing: signals[first...].contains { $0.plan.switchSlot >= 0 }))
             maximum = max(maximum, order.count)
             if message.isExtended {
                 extended[message.id] = compiledIndex
@@ -71,6 +75,10 @@ public struct CompiledDecoder: Sendable {
         self.extendedLookup = extended
         self.j1939Lookup = j1939
         self.maximumSignalsPerMessage = maximum
+        self.signalPlans = signals.map(\.plan)
+        self.messagePlans = messages.map {
+            MessagePlan(size: Int32($0.size), firstSignal: Int32($0.signalRange.lowerBound), endSignal: Int32($0.signalRange.upperBound), hasMultiplexing: $0.hasMultiplexing)
+        }
     }
 
     /// Chosen signals plus the switches they need, each switch before the signals it controls.
@@ -130,52 +138,89 @@ public struct CompiledDecoder: Sendable {
         return padded.withBytes { decodeSignals(message: index, data: $0, length: Int(frame.length), into: &result) }
     }
 
+    /// Decodes a data frame given as its id and payload (up to 64 bytes), as read from a socket or a log.
+    @inlinable
+    public func decode(id: UInt32, isExtended: Bool, data: UnsafeRawBufferPointer, into result: inout DecodedFrame) -> DecodeOutcome {
+        result.reset()
+        guard let index = messageIndex(id: id, isExtended: isExtended) else { return .unknownMessage }
+        result.messageIndex = index
+        var padded = PaddedPayload()
+        let length = min(data.count, CANPayload.capacity)
+        return padded.withMutableBytes { bytes in
+            if length > 0 { bytes.copyMemory(from: data.baseAddress!, byteCount: length) }
+            return decodeSignals(message: index, data: UnsafeRawPointer(bytes), length: length, into: &result)
+        }
+    }
+
     /// Decodes a payload for a known message: `data` must hold at least `length + 8` readable bytes (zero beyond
     /// `length`), so that every signal reads one unaligned 64-bit word without a bounds check.
     @inlinable
     func decodeSignals(message index: Int, data: UnsafeRawPointer, length: Int, into result: inout DecodedFrame) -> DecodeOutcome {
-        let message = messages[index]
-        guard length >= message.size else {
-            result.error = .tooShort(length: length, expected: message.size)
+        let message = messagePlans.withUnsafeBufferPointer { $0[index] }
+        guard length >= Int(message.size) else {
+            result.error = .tooShort(length: length, expected: Int(message.size))
             return .failed
         }
-        signals.withUnsafeBufferPointer { all in
-            if !message.hasMultiplexing {
-                for position in message.signalRange {
-                    let signal = all[position]
-                    guard signal.requiredBytes <= length else { continue }
-                    let raw = signal.extractRaw(from: data)
-                    if signal.isReported {
-                        result.signals.append(DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: signal.physicalValue(raw)))
-                    }
-                }
-            } else {
-                decodeMultiplexed(message, all, data: data, length: length, into: &result)
+        let first = Int(message.firstSignal)
+        let count = Int(message.endSignal) - first
+        result.reserve(count)
+        let produced = signalPlans.withUnsafeBufferPointer { all in
+            result.storage.withUnsafeMutableBufferPointer { out in
+                message.hasMultiplexing
+                    ? decodeMultiplexed(first: first, count: count, all, data: data, length: length, into: out, slots: &result.slots)
+                    : decodePlain(first: first, count: count, all, data: data, length: length, into: out)
             }
         }
+        result.signalCount = produced
         return .decoded
     }
 
+    @inlinable
+    func decodePlain(
+        first: Int, count: Int, _ all: UnsafeBufferPointer<SignalPlan>, data: UnsafeRawPointer, length: Int,
+        into out: UnsafeMutableBufferPointer<DecodedSignal>
+    ) -> Int {
+        var produced = 0
+        for position in first..<(first + count) {
+            let plan = all[position]
+            guard Int(plan.requiredBytes) <= length, plan.isReported else { continue }
+            let raw = plan.extractRaw(from: data)
+            out[produced] = DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: plan.physicalValue(raw))
+            produced += 1
+        }
+        return produced
+    }
+
+    /// Decodes a message with multiplexing: each signal is read only when its switch is present and selects it.
+    /// Switches come before their dependents (see `decodeOrder`), so one pass suffices.
     @usableFromInline
     func decodeMultiplexed(
-        _ message: CompiledMessage, _ all: UnsafeBufferPointer<CompiledSignal>, data: UnsafeRawPointer, length: Int,
-        into result: inout DecodedFrame
-    ) {
-        result.prepareSlots(message.signalRange.count)
-        for (slot, position) in message.signalRange.enumerated() {
-            let signal = all[position]
-            guard signal.requiredBytes <= length else { continue }
-            if signal.switchSlot >= 0 {
-                let switchSlot = Int(signal.switchSlot)
-                guard result.slotActive[switchSlot], signal.isSelected(bySwitchValue: result.slotRaw[switchSlot], switchSigned: all[message.signalRange.lowerBound + switchSlot].isSigned) else { continue }
+        first: Int, count: Int, _ all: UnsafeBufferPointer<SignalPlan>, data: UnsafeRawPointer, length: Int,
+        into out: UnsafeMutableBufferPointer<DecodedSignal>, slots: inout [UInt64?]
+    ) -> Int {
+        var produced = 0
+        for slot in 0..<count {
+            let position = first + slot
+            let plan = all[position]
+            slots[slot] = nil
+            guard Int(plan.requiredBytes) <= length else { continue }
+            if plan.switchSlot >= 0 {
+                guard let switchValue = slots[Int(plan.switchSlot)] else { continue }
+                let switchSigned = all[first + Int(plan.switchSlot)].isSigned
+                if !plan.firstRangeSelects(switchValue: switchValue, switchSigned: switchSigned) {
+                    guard plan.moreSwitchValues, !(switchSigned && Int64(bitPattern: switchValue) < 0),
+                        signals[position].switchValues.contains(where: { $0.contains(switchValue) })
+                    else { continue }
+                }
             }
-            let raw = signal.extractRaw(from: data)
-            result.slotActive[slot] = true
-            result.slotRaw[slot] = raw
-            if signal.isReported {
-                result.signals.append(DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: signal.physicalValue(raw)))
+            let raw = plan.extractRaw(from: data)
+            slots[slot] = raw
+            if plan.isReported {
+                out[produced] = DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: plan.physicalValue(raw))
+                produced += 1
             }
         }
+        return produced
     }
 
     /// The `VAL_` label of a decoded value, if the DBC gives one.
@@ -189,6 +234,11 @@ public struct CompiledDecoder: Sendable {
             guard value.rounded() == value, abs(value) < 1.7e38 else { return nil }
             return labels[Int128(value)]
         }
+    }
+
+    /// The name of the signal a decoded value belongs to.
+    public func name(of decoded: DecodedSignal) -> String {
+        signals[Int(decoded.signalIndex)].name
     }
 
     /// The DBC signal a decoded value belongs to.
@@ -249,34 +299,65 @@ public struct DecodedSignal: Sendable, Equatable {
 }
 
 /// Where decoding puts its results; reuse one across frames so that decoding allocates nothing.
-public struct DecodedFrame: Sendable {
+public struct DecodedFrame: Sendable, RandomAccessCollection {
     /// Index in `CompiledDecoder.messages`, when the frame's id matched.
     public var messageIndex: Int?
-    /// The signals present in the frame, in decode order (switches first). Inactive multiplexed signals are absent.
-    public var signals: [DecodedSignal] = []
     public var error: DecodeFailure?
-    @usableFromInline var slotRaw: [UInt64] = []
-    @usableFromInline var slotActive: [Bool] = []
+    /// Output slots, written in place by the decoder; only the first `count` are this frame's.
+    @usableFromInline var storage: [DecodedSignal]
+    @usableFromInline var signalCount = 0
+    /// Raw values of the signals read so far in a multiplexed message, by slot; nil when not present.
+    @usableFromInline var slots: [UInt64?]
 
     public init(capacity: Int = 64) {
-        signals.reserveCapacity(capacity)
+        storage = [DecodedSignal](repeating: DecodedSignal(signalIndex: 0, rawBits: 0, value: 0), count: capacity)
+        slots = [UInt64?](repeating: nil, count: capacity)
+    }
+
+    /// The signals present in the frame, in decode order (switches first). Inactive multiplexed signals are absent.
+    /// (`DecodedFrame` is itself a collection of them, which hot loops should prefer: a slice costs reference
+    /// counting.)
+    public var signals: ArraySlice<DecodedSignal> { storage[0..<signalCount] }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { signalCount }
+
+    @inlinable
+    public subscript(position: Int) -> DecodedSignal {
+        storage.withUnsafeBufferPointer { $0[position] }
     }
 
     @inlinable
     mutating func reset() {
         messageIndex = nil
         error = nil
-        signals.removeAll(keepingCapacity: true)
+        signalCount = 0
     }
 
-    @usableFromInline
-    mutating func prepareSlots(_ count: Int) {
-        if slotRaw.count < count {
-            slotRaw = [UInt64](repeating: 0, count: count)
-            slotActive = [Bool](repeating: false, count: count)
-        } else {
-            for index in 0..<count { slotActive[index] = false }
+    /// Makes room for a message of `signalCount` signals (grows once, for the largest message seen).
+    @inlinable
+    mutating func reserve(_ signalCount: Int) {
+        if storage.count < signalCount {
+            storage = [DecodedSignal](repeating: DecodedSignal(signalIndex: 0, rawBits: 0, value: 0), count: signalCount)
+            slots = [UInt64?](repeating: nil, count: signalCount)
         }
+    }
+}
+
+/// A message reduced to what the decode loop reads.
+@usableFromInline
+struct MessagePlan: Sendable {
+    @usableFromInline let size: Int32
+    @usableFromInline let firstSignal: Int32
+    @usableFromInline let endSignal: Int32
+    @usableFromInline let hasMultiplexing: Bool
+
+    @usableFromInline
+    init(size: Int32, firstSignal: Int32, endSignal: Int32, hasMultiplexing: Bool) {
+        self.size = size
+        self.firstSignal = firstSignal
+        self.endSignal = endSignal
+        self.hasMultiplexing = hasMultiplexing
     }
 }
 
@@ -288,8 +369,13 @@ struct PaddedPayload {
     @usableFromInline var tail: UInt64 = 0
 
     @inlinable
-    init(_ payload: CANPayload) {
+    init(_ payload: CANPayload = CANPayload()) {
         self.payload = payload
+    }
+
+    @inlinable
+    mutating func withMutableBytes<R>(_ body: (UnsafeMutableRawPointer) -> R) -> R {
+        withUnsafeMutableBytes(of: &self) { body($0.baseAddress!) }
     }
 
     @inlinable

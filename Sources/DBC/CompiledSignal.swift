@@ -1,5 +1,50 @@
-/// A signal reduced to what decoding needs: where its bits are in a 64-bit window, how to widen and scale them.
+/// A compiled signal as callers see it: which DBC signal it is, its name, and how to read its raw bits.
+///
+/// The decode loop itself reads only `plan`, a trivially copyable struct: copying a struct that holds a `String`
+/// or an array costs reference counting per signal per frame, which profiling showed to be most of the decode time.
 public struct CompiledSignal: Sendable {
+    /// Index of the message in `DBCDatabase.messages`, and of the signal in that message.
+    public let databaseMessage: Int
+    public let databaseSignal: Int
+    public let name: String
+    public let hasLabels: Bool
+    /// Values of the switch this signal depends on for which it is present.
+    public let switchValues: [ClosedRange<UInt64>]
+    @usableFromInline let plan: SignalPlan
+
+    public var valueType: DBCValueType { plan.valueType }
+    public var isSigned: Bool { plan.isSigned }
+    public var bitLength: Int { Int(plan.bitLength) }
+    public var factor: Double { plan.factor }
+    public var offset: Double { plan.offset }
+    public var scaling: SignalPlan.Scaling { plan.scaling }
+    /// Frames shorter than this cannot hold the signal; it is left out of their results.
+    public var requiredBytes: Int { Int(plan.requiredBytes) }
+    /// False for switches compiled only because a chosen signal depends on them.
+    public var isReported: Bool { plan.isReported }
+
+    init(_ signal: DBCSignal, databaseMessage: Int, databaseSignal: Int, switchSlot: Int32, isReported: Bool) {
+        self.databaseMessage = databaseMessage
+        self.databaseSignal = databaseSignal
+        self.name = signal.name
+        self.hasLabels = !signal.valueLabels.isEmpty
+        self.switchValues = signal.multiplexing.multiplexerValues
+        self.plan = SignalPlan(signal, switchSlot: switchSlot, isReported: isReported)
+    }
+
+    /// The raw value as a number: integers exactly, floats as doubles.
+    public func rawValue(_ raw: UInt64) -> Number { plan.rawValue(raw) }
+
+    /// The physical value as cantools gives it: an exact integer when factor and offset are whole numbers (and the
+    /// signal is an integer), else `raw × factor + offset` in double precision.
+    public func physical(_ raw: UInt64) -> Number { plan.physical(raw) }
+
+    /// A raw or physical value: an exact integer, or a double.
+    public typealias Number = SignalPlan.Number
+}
+
+/// What decoding one signal needs, and nothing that is reference-counted.
+public struct SignalPlan: Sendable {
     public enum Scaling: UInt8, Sendable {
         /// Factor 1, offset 0.
         case identity
@@ -11,23 +56,21 @@ public struct CompiledSignal: Sendable {
         case linear
     }
 
-    /// Index of the message in `DBCDatabase.messages`, and of the signal in that message.
-    public let databaseMessage: Int
-    public let databaseSignal: Int
-    public let name: String
     public let valueType: DBCValueType
     public let isSigned: Bool
-    public let bitLength: Int
+    public let bitLength: Int16
     public let factor: Double
     public let offset: Double
     public let scaling: Scaling
-    public let hasLabels: Bool
     /// Frames shorter than this cannot hold the signal; it is left out of their results.
-    public let requiredBytes: Int
+    public let requiredBytes: Int32
     /// Slot (position within its message's compiled signals) of the switch this signal depends on, or -1.
     public let switchSlot: Int32
-    /// Values of that switch for which this signal is present.
-    public let switchValues: [ClosedRange<UInt64>]
+    /// The switch value range that selects this signal (the first, when there are several; see `moreSwitchValues`).
+    @usableFromInline let switchLow: UInt64
+    @usableFromInline let switchHigh: UInt64
+    /// The signal has further switch value ranges, kept in `CompiledSignal.switchValues`.
+    @usableFromInline let moreSwitchValues: Bool
     /// False for switches compiled only because a chosen signal depends on them.
     public let isReported: Bool
 
@@ -40,22 +83,27 @@ public struct CompiledSignal: Sendable {
     @usableFromInline let mask: UInt64
     /// |raw × factor| stays below 2^53, so double arithmetic gives the exact product.
     @usableFromInline let productIsExactInDouble: Bool
+    /// An integer signal whose physical value is `Double(raw) × factor + offset` exactly as cantools computes it:
+    /// identity (× 1 + 0 changes nothing), linear, or a whole-number product small enough to be exact.
+    @usableFromInline let integerInDouble: Bool
+    /// A signed integer narrower than 64 bits: its sign bit is extended.
+    @usableFromInline let signExtends: Bool
 
-    init(_ signal: DBCSignal, databaseMessage: Int, databaseSignal: Int, switchSlot: Int32, isReported: Bool) {
-        self.databaseMessage = databaseMessage
-        self.databaseSignal = databaseSignal
-        self.name = signal.name
+    init(_ signal: DBCSignal, switchSlot: Int32, isReported: Bool) {
         self.valueType = signal.valueType
         self.isSigned = signal.isSigned
-        self.bitLength = signal.length
+        self.bitLength = Int16(signal.length)
         self.factor = signal.factor
         self.offset = signal.offset
-        self.hasLabels = !signal.valueLabels.isEmpty
         self.switchSlot = switchSlot
-        self.switchValues = signal.multiplexing.multiplexerValues
+        let ranges = signal.multiplexing.multiplexerValues
+        self.switchLow = ranges.first?.lowerBound ?? 1
+        self.switchHigh = ranges.first?.upperBound ?? 0
+        self.moreSwitchValues = ranges.count > 1
         self.isReported = isReported
         self.mask = signal.length >= 64 ? .max : (1 << UInt64(signal.length)) - 1
         self.productIsExactInDouble = signal.length <= 32 && abs(signal.factor) <= 1_048_576.0
+        self.signExtends = signal.isSigned && signal.valueType == .integer && signal.length < 64
 
         if signal.factor == 1 && signal.offset == 0 {
             scaling = .identity
@@ -67,12 +115,13 @@ public struct CompiledSignal: Sendable {
             scaling = .linear
         }
 
+        integerInDouble = signal.valueType == .integer && (scaling == .identity || scaling == .linear || productIsExactInDouble)
         switch signal.byteOrder {
         case .littleEndian:
             windowByte = signal.startBit / 8
             shift = signal.startBit % 8
             isBigEndian = false
-            requiredBytes = (signal.startBit + signal.length + 7) / 8
+            requiredBytes = Int32((signal.startBit + signal.length + 7) / 8)
         case .bigEndian:
             // Network bit numbering: bit 0 is the most significant bit of byte 0.
             let msb = (signal.startBit / 8) * 8 + (7 - signal.startBit % 8)
@@ -80,7 +129,7 @@ public struct CompiledSignal: Sendable {
             windowByte = msb / 8
             shift = 63 - (lsb - windowByte * 8)
             isBigEndian = true
-            requiredBytes = lsb / 8 + 1
+            requiredBytes = Int32(lsb / 8 + 1)
         }
     }
 
@@ -101,12 +150,12 @@ public struct CompiledSignal: Sendable {
         } else {
             let littleEndian = UInt64(littleEndian: word)
             raw = (littleEndian >> UInt64(shift)) & mask
-            if shift + bitLength > 64 {
+            if shift + Int(bitLength) > 64 {
                 let next = UInt64(data.load(fromByteOffset: windowByte + 8, as: UInt8.self))
                 raw = (raw | (next << UInt64(64 - shift))) & mask
             }
         }
-        if isSigned && valueType == .integer && bitLength < 64 {
+        if signExtends {
             let signBit: UInt64 = 1 << UInt64(bitLength - 1)
             raw = (raw ^ signBit) &- signBit
         }
@@ -117,6 +166,10 @@ public struct CompiledSignal: Sendable {
     @inlinable
     @inline(__always)
     func physicalValue(_ raw: UInt64) -> Double {
+        // The common case in one branch: an integer whose double arithmetic is exact or is what cantools does.
+        if integerInDouble {
+            return (isSigned ? Double(Int64(bitPattern: raw)) : Double(raw)) * factor + offset
+        }
         let rawValue: Double
         switch valueType {
         case .integer: rawValue = isSigned ? Double(Int64(bitPattern: raw)) : Double(raw)
@@ -179,11 +232,11 @@ public struct CompiledSignal: Sendable {
         }
     }
 
-    /// Whether a switch value selects this signal.
+    /// Whether a switch value selects this signal, judged by the first value range; `moreSwitchValues` tells the
+    /// caller to consult the full list.
     @inlinable
-    func isSelected(bySwitchValue raw: UInt64, switchSigned: Bool) -> Bool {
+    func firstRangeSelects(switchValue raw: UInt64, switchSigned: Bool) -> Bool {
         if switchSigned && Int64(bitPattern: raw) < 0 { return false }
-        for range in switchValues where range.contains(raw) { return true }
-        return false
+        return raw >= switchLow && raw <= switchHigh
     }
 }

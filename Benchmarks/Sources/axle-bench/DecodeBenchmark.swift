@@ -37,7 +37,7 @@ struct DecodeBenchmark: ParsableCommand {
             case .unknownMessage: unknown += 1
             case .failed: failed += 1
             }
-            signalsPerPass += result.signals.count
+            signalsPerPass += result.count
         }
 
         var passes = 0
@@ -86,9 +86,9 @@ func decodePass(
     var checksum = 0.0
     for index in frames.indices {
         guard decoder.decode(frames[index], into: &result) == .decoded else { continue }
-        signals += result.signals.count
+        signals += result.count
         // Reading a value keeps the decoded results live, so the optimiser cannot drop the work.
-        if let last = result.signals.last { checksum += last.value }
+        if let last = result.last { checksum += last.value }
     }
     return (signals, checksum)
 }

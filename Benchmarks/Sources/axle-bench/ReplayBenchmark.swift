@@ -81,7 +81,7 @@ func replay(_ path: String, decoder: CompiledDecoder, result: inout DecodedFrame
             switch decoder.decode(frame, into: &result) {
             case .decoded:
                 sink.decoded += 1
-                sink.signals += result.signals.count
+                sink.signals += result.count
             case .unknownMessage: sink.unknown += 1
             case .failed: sink.failed += 1
             }

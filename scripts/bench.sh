@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
+# benchmark pinned to one core. Figures are reported, never asserted: the exit status is non-zero only when a step
+# failed (a build error, a crash), never because a target was missed.
+#
+# Environment: BENCH_SECONDS (default 3) is how long each decode benchmark runs; BENCH_CPU (default 1) is the core
+# everything is pinned to with taskset, when there is more than one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+seconds=${BENCH_SECONDS:-3}
+scratch=Benchmarks/.build
+inputs=$scratch/inputs
+results=$scratch/results.jsonl
+python=.venv/bin/python
+cantools_bench=scripts/bench/cantools_bench.py
+opendbc=.corpus/opendbc/dbc
+
+echo "bench: building Benchmarks in release mode" >&2
+swift build -c release --package-path Benchmarks --scratch-path "$scratch"
+axle_bench=$scratch/release/axle-bench
+
+pin=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
+  pin=(taskset -c "${BENCH_CPU:-1}")
+fi
+
+# Inputs, made again whenever the script that makes them changed.
+mkdir -p "$inputs"
+toyota=$inputs/dbc/toyota_nodsu_pt_generated.dbc
+if [ ! -f "$toyota" ] || [ "$cantools_bench" -nt "$toyota" ]; then
+  echo "bench: generating opendbc's generated DBCs into $inputs/dbc" >&2
+  "$python" "$cantools_bench" generate-dbcs --corpus .corpus --out "$inputs/dbc"
+fi
+make_log() {  # DBC OUT COUNT SEED
+  if [ ! -f "$2" ] || [ "$cantools_bench" -nt "$2" ] || [ "$1" -nt "$2" ]; then
+    echo "bench: writing $3 frames for $(basename "$1") to $2" >&2
+    "$python" "$cantools_bench" frames --dbc "$1" --out "$2" --count "$3" --seed "$4"
+  fi
+}
+make_log "$toyota" "$inputs/toyota_nodsu_pt_generated.frames.log" 100000 1
+make_log "$opendbc/vw_mqb.dbc" "$inputs/vw_mqb.frames.log" 100000 1
+make_log "$toyota" "$inputs/toyota_nodsu_pt_generated.replay.log" 1000000 2
+
+# What the machine was doing, for reading the figures.
+{
+  cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  read -r load1 _ < /proc/loadavg
+  printf '{"benchmark":"machine","cpu_model":"%s","cores":%s,"load_average":"%s","pinning":"%s",' \
+    "$cpu_model" "$(nproc)" "$load1" "${pin[*]:-none}"
+  printf '"swift":"%s","cantools":"%s","python":"%s"}\n' \
+    "$(swift --version 2>/dev/null | head -1 | sed 's/"//g')" \
+    "$("$python" -c 'import cantools; print(cantools.__version__)')" \
+    "$("$python" -c 'import platform; print("Python", platform.python_version())')"
+} > "$results"
+
+run() {  # a benchmark command; its JSON line goes into the results, and is echoed as it comes
+  echo "bench: $*" >&2
+  "${pin[@]}" "$@" | tee -a "$results"
+}
+
+for dbc in "$toyota" "$opendbc/vw_mqb.dbc"; do
+  frames=$inputs/$(basename "$dbc" .dbc).frames.log
+  run "$axle_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
+  run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
+  run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds" --no-choices
+done
+
+run "$axle_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 20
+run "$python" "$cantools_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 2
+
+run "$axle_bench" replay --dbc "$toyota" --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 5
+
+"$python" scripts/bench/report.py "$results"
+echo "bench: raw results in $results" >&2
