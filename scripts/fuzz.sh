@@ -16,6 +16,9 @@ scratch=$fuzz_dir/.build
 binaries=$scratch/release
 # target:folder, the folder naming its seed corpus, regression cases and dictionary.
 targets=(FuzzDBCParser:dbc FuzzCandump:candump)
+# Swift's own crash backtracer reads the crashed process's memory and trips AddressSanitizer, which then reports
+# itself instead of the bug; without it, a Swift trap reaches libFuzzer, which prints the symbolised stack.
+export SWIFT_BACKTRACE=enable=no
 
 usage() {
   echo "usage: scripts/fuzz.sh run [SECONDS] | replay" >&2
@@ -80,8 +83,16 @@ run() {
       echo "fuzz: $target failed without writing an input; see $log" >&2
       continue
     fi
-    local artifact kept
+    local artifact kept known
     while IFS= read -r artifact; do
+      # A regression case that still crashes is found again at once; point at it rather than keep a second copy.
+      known=$(inputs_in "$fuzz_dir/Regressions/$folder" | while IFS= read -r existing; do
+        if cmp -s "$artifact" "$existing"; then echo "$existing"; break; fi
+      done || true)
+      if [ -n "$known" ]; then
+        echo "fuzz: the input is the known regression case $known, which still fails; fix it first" >&2
+        continue
+      fi
       kept=$fuzz_dir/Regressions/$folder/$(basename "$artifact")
       cp "$artifact" "$kept"
       cat >&2 <<EOF
@@ -97,27 +108,23 @@ EOF
 
 replay() {
   build
-  local failed=0 target folder inputs count crashes input log
+  local failed=0 target folder inputs count crashes input log=$scratch/replay.log
   for entry in "${targets[@]}"; do
     target=${entry%%:*} folder=${entry#*:}
     inputs=$( { inputs_in "$fuzz_dir/Regressions/$folder"; inputs_in "$fuzz_dir/Corpus/$folder"; } )
     count=0 crashes=0
-    log=$scratch/replay-$target.log
-    : >"$log"
     # One process per input, so that one crash does not hide the inputs after it.
     while IFS= read -r input; do
       [ -n "$input" ] || continue
       count=$((count + 1))
-      if ! "$binaries/$target" -timeout=30 -rss_limit_mb=2048 "$input" >>"$log" 2>&1; then
+      if ! "$binaries/$target" -timeout=30 -rss_limit_mb=2048 "$input" >"$log" 2>&1; then
         crashes=$((crashes + 1))
         echo "fuzz replay $target: $input crashes; reproduce with: $binaries/$target $input" >&2
+        show_report "$log"
       fi
     done <<<"$inputs"
     echo "fuzz replay $target: $count inputs, $crashes crashes"
-    if [ "$crashes" -gt 0 ]; then
-      failed=1
-      show_report "$log"
-    fi
+    [ "$crashes" -eq 0 ] || failed=1
   done
   return "$failed"
 }
