@@ -161,6 +161,13 @@ struct DecodePrinter {
         }
     }
 
+    /// A value for people: at most nine decimal places, so that 48.137153999999995 reads 48.137154.
+    /// (JSON lines keep the exact shortest form.)
+    static func readable(_ number: CompiledSignal.Number) -> String {
+        guard case .float(let value) = number, value.isFinite, abs(value) < 1e9 else { return json(number) }
+        return ((value * 1e9).rounded() / 1e9).description
+    }
+
     private mutating func writeTable(_ frame: CANFrame, decoderIndex: Int?, result: DecodedFrame, to output: TextOutput) {
         if !headerPrinted {
             output.write(Self.row("TIME", "BUS", "ID", "MESSAGE", "SIGNAL", "VALUE"))
@@ -181,7 +188,7 @@ struct DecodePrinter {
         if result.signals.isEmpty { output.write(Self.row(time, frame.interface, String(id), name, "", "")) }
         for (position, decoded) in result.signals.enumerated() {
             let signal = decoder.signals[Int(decoded.signalIndex)]
-            var value = Self.json(signal.physical(decoded.rawBits))
+            var value = Self.readable(signal.physical(decoded.rawBits))
             let unit = decoder.dbcSignal(of: decoded).unit
             if !unit.isEmpty { value += " " + unit }
             if let label = decoder.label(of: decoded) { value += " (\(label))" }

@@ -37,6 +37,8 @@ struct DBCCommandTests {
         #expect(lines[0].hasPrefix("TIME"))
         #expect(lines[1].contains("VehicleMotion") && lines[1].contains("VehicleSpeed") && lines[1].contains("50.0 km/h"))
         #expect(lines[2].contains("Gear") && lines[2].contains("3 (D)"))
+        let position = try AxleProcess.run(["dbc", "decode", "--dbc", dbc], stdin: "(1.000000) can0 00000200#9425B11C5860E606\n")
+        #expect(position.stdout.contains("48.137154 deg"), "rounded for people: \(position.stdout)")
     }
 
     @Test("malformed log lines are reported with their line number, skipped and counted")
