@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "CANFrames", targets: ["CANFrames"]),
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "AxleCLI", targets: ["AxleCLI"]),
+        .library(name: "CANBus", targets: ["CANBus"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,11 +24,15 @@ let package = Package(
         .target(name: "CANFrames", dependencies: ["AxleBase"]),
         // DBC parsing, the database model, and the compiled decoder and encoder.
         .target(name: "DBC", dependencies: ["AxleBase", "CANFrames"]),
+        // SocketCAN and libsocketcan calls Swift cannot make directly (macros, recvmmsg control messages).
+        .target(name: "CSocketCAN", linkerSettings: [.linkedLibrary("socketcan")]),
+        // Live buses: sockets, kernel filters, batched reads, sending, bus health.
+        .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "CSocketCAN"]),
         // Every `axle` subcommand, as a library so that it is testable.
         .target(
             name: "AxleCLI",
             dependencies: [
-                "AxleBase", "CANFrames", "DBC",
+                "AxleBase", "CANFrames", "DBC", "CANBus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,11 +45,14 @@ let package = Package(
         .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase"]),
+        .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames"]),
     ]
 )
 
 // The same strict settings for every target (the swift-log / swift-metrics way).
-for target in package.targets {
+// (C targets take no Swift settings.)
+let cTargets: Set<String> = ["CSocketCAN"]
+for target in package.targets where !cTargets.contains(target.name) {
     var settings = target.swiftSettings ?? []
     settings.append(.swiftLanguageMode(.v6))
     settings.append(.enableUpcomingFeature("ExistentialAny"))

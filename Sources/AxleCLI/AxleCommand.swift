@@ -5,13 +5,13 @@ import AxleBase
 public struct AxleCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "axle",
-        abstract: "Axle technician CLI: inspect DBC files, decode and encode CAN frames.",
+        abstract: "Axle technician CLI: CAN capture and sending, bus health, DBC decoding and encoding.",
         discussion: """
             Exit codes: 0 success; 1 the work failed (unreadable or invalid input; see the message); \
             64 the command line is wrong.
             """,
         version: AxleVersion.current,
-        subcommands: [DBCCommand.self]
+        subcommands: [DBCCommand.self, CandumpCommand.self, CansendCommand.self, BusCommand.self]
     )
 
     public init() {}
