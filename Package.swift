@@ -28,11 +28,13 @@ let package = Package(
         .target(name: "CSocketCAN", linkerSettings: [.linkedLibrary("socketcan")]),
         // Live buses: sockets, kernel filters, batched reads, sending, bus health.
         .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "CSocketCAN"]),
+        // A simulated vehicle: scenarios that drive a DBC's signals, reacting to command frames.
+        .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC"]),
         // Every `axle` subcommand, as a library so that it is testable.
         .target(
             name: "AxleCLI",
             dependencies: [
-                "AxleBase", "CANFrames", "DBC", "CANBus",
+                "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase"]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames"]),
+        .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames"]),
     ]
 )
 

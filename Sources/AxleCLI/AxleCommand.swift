@@ -11,7 +11,10 @@ public struct AxleCommand: ParsableCommand {
             64 the command line is wrong.
             """,
         version: AxleVersion.current,
-        subcommands: [DBCCommand.self, CandumpCommand.self, CansendCommand.self, BusCommand.self]
+        subcommands: [
+            DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
+            BusCommand.self, SimulateCommand.self,
+        ]
     )
 
     public init() {}

@@ -1,0 +1,1 @@
+// Placeholder: the simulated vehicle arrives in this target (see the CAN I/O issue, section 5).
