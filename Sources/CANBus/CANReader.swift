@@ -21,6 +21,9 @@ public final class CANReader: Sendable {
         public var opens: Int = 0
         public var isOpen = false
         public var lastError: String?
+        /// Bus-off events seen (error frames with CAN_ERR_BUSOFF) and controller restarts that succeeded.
+        public var busOffEvents: Int = 0
+        public var restarts: Int = 0
     }
 
     public let interface: String
@@ -50,6 +53,12 @@ public final class CANReader: Sendable {
         stopping.store(true, ordering: .relaxed)
     }
 
+    static func monotonicNow() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
     private func run() {
         var backoff: UInt32 = 50_000
         while !stopping.load(ordering: .relaxed) {
@@ -73,9 +82,14 @@ public final class CANReader: Sendable {
         continuation.finish()
     }
 
+    /// CAN_ERR_BUSOFF, the error class of a controller that left the bus.
+    static let busOffClass: UInt32 = 0x40
+
     /// Reads until the socket fails (interface down or gone) or the reader is stopped.
     private func read(_ socket: CANSocket) {
         var batch = CANSocket.Batch()
+        var restartBackoff = 0.1
+        var nextRestart = 0.0
         while !stopping.load(ordering: .relaxed) {
             do {
                 try socket.receive(timeoutMilliseconds: 200, into: &batch)
@@ -94,6 +108,18 @@ public final class CANReader: Sendable {
                 delivered = false
             } else {
                 delivered = true
+            }
+            if batch.frames.contains(where: { $0.kind == .error && $0.id & Self.busOffClass != 0 }) {
+                // Restart the controller, at most once per backoff period (doubling to 5 s) so that a bus that
+                // keeps failing is not hammered. Without CAP_NET_ADMIN, or on vcan, the restart fails: counted only.
+                let now = Self.monotonicNow()
+                var restarted = false
+                if now >= nextRestart {
+                    restarted = BusHealth.restart(interface: interface)
+                    nextRestart = now + restartBackoff
+                    restartBackoff = min(restartBackoff * 2, 5)
+                }
+                state.withLock { $0.busOffEvents += 1; if restarted { $0.restarts += 1 } }
             }
             let frameCount = UInt64(batch.frames.count)
             let kernelDrops = UInt64(batch.kernelDrops)
