@@ -134,8 +134,9 @@ public struct SignalEncoder: Sendable {
         return UInt64(truncatingIfNeeded: value)
     }
 
-    /// Writes the low `signal.length` bits of `raw` at the signal's position.
-    static func insert(_ raw: UInt64, signal: DBCSignal, into payload: inout [UInt8]) {
+    /// Writes the low `signal.length` bits of `raw` at the signal's position (also used by the simulator to place
+    /// checksums after the rest of a frame is built).
+    public static func insert(_ raw: UInt64, signal: DBCSignal, into payload: inout [UInt8]) {
         let bits = signal.occupiedBits
         // Intel lists bits LSB first; Motorola MSB first.
         for (order, bit) in bits.enumerated() where bit >= 0 && bit / 8 < payload.count {
