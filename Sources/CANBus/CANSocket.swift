@@ -136,6 +136,23 @@ public final class CANSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends frames one after another, `interval` seconds apart (measured on the monotonic clock from the first,
+    /// so that the spacing does not drift), as remote commands do with their repeats.
+    public func send(sequence frames: [CANFrame], interval: Double, timeoutMilliseconds: Int32 = 1000) throws(CANBusError) {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        for (index, frame) in frames.enumerated() {
+            if index > 0 {
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                let elapsed = Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9
+                let wait = Double(index) * interval - elapsed
+                if wait > 0 { usleep(UInt32(min(wait, 60) * 1_000_000)) }
+            }
+            try send(frame, timeoutMilliseconds: timeoutMilliseconds)
+        }
+    }
+
     static func frame(from raw: CSocketCAN_Frame, interface: String) -> CANFrame {
         var frame = CANFrame(id: 0)
         let flags = raw.can_id & 0xE000_0000

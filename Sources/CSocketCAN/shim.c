@@ -30,6 +30,11 @@ int CSocketCAN_open(const char *interface, int enable_fd) {
     if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) goto fail;
     // Not fatal: old kernels lack it, and then drops are simply not counted.
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
+    // A larger receive queue rides out bursts while the reader thread is descheduled: forced past rmem_max where
+    // the process may (CAP_NET_ADMIN), else as large as rmem_max allows. Not fatal either way.
+    int receive_buffer = 1 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     struct sockaddr_can address;
     memset(&address, 0, sizeof address);
     address.can_family = AF_CAN;
