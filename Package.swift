@@ -27,7 +27,7 @@ let package = Package(
         // SocketCAN and libsocketcan calls Swift cannot make directly (macros, recvmmsg control messages).
         .target(name: "CSocketCAN", linkerSettings: [.linkedLibrary("socketcan")]),
         // Live buses: sockets, kernel filters, batched reads, sending, bus health.
-        .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "CSocketCAN"]),
+        .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "DBC", "CSocketCAN"]),
         // A simulated vehicle: scenarios that drive a DBC's signals, reacting to command frames.
         .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC"]),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase"]),
-        .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames"]),
+        .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC"]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames"]),
     ]
 )

@@ -56,12 +56,16 @@ struct CandumpCommand: ParsableCommand {
     @Flag(name: [.customShort("e"), .long], help: "Also capture controller error frames.")
     var errors = false
 
+    @Flag(name: .long, help: "With --dbc: let the kernel pass only frames the DBC defines (J1939 by PGN).")
+    var onlyKnown = false
+
     @Option(name: .long, help: "Stop after this many seconds without frames (default: wait forever).")
     var timeout: Double?
 
     func validate() throws {
         if interfaces.isEmpty { throw ValidationError("name at least one CAN interface, such as can0") }
         if let count, count <= 0 { throw ValidationError("-n takes a positive number of frames") }
+        if onlyKnown && dbc == nil { throw ValidationError("--only-known needs --dbc FILE") }
     }
 
     func run() throws {
@@ -72,7 +76,11 @@ struct CandumpCommand: ParsableCommand {
             throw CLIError(CANBusError(interface: interface, operation: "open a CAN socket", code: ENODEV).description)
         }
         do throws(CANBusError) {
-            if !filter.isEmpty { try socket.setFilters(filter.map(\.filter)) }
+            if onlyKnown, let decoder {
+                try socket.setFilters(decoder.kernelFilters + filter.map(\.filter))
+            } else if !filter.isEmpty {
+                try socket.setFilters(filter.map(\.filter))
+            }
             if errors { try socket.receiveErrorFrames() }
         } catch {
             throw CLIError(error.description)

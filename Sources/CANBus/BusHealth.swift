@@ -1,5 +1,9 @@
 import CSocketCAN
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the controller says about a bus, where the driver supports it (real controllers do; vcan does not, and then
 /// every field is nil rather than an error).
 public struct BusHealth: Sendable, Equatable {
@@ -35,6 +39,9 @@ public struct BusHealth: Sendable, Equatable {
         health.isUp = up != 0
         health.isRunning = running != 0
         health.mtu = mtu > 0 ? Int(mtu) : nil
+        // Only a real controller (with a device behind it) has a state, counters and bit timing; libsocketcan
+        // prints "no link data found" on stderr when asked about a virtual interface, so it is not asked.
+        guard hasController(interface) else { return health }
         var state: Int32 = 0
         if CSocketCAN_getState(interface, &state) == 0 {
             health.state = [.errorActive, .errorWarning, .errorPassive, .busOff, .stopped, .sleeping][Int(max(0, min(state, 5)))]
@@ -54,10 +61,15 @@ public struct BusHealth: Sendable, Equatable {
         return health
     }
 
+    static func hasController(_ interface: String) -> Bool {
+        var info = stat()
+        return stat("/sys/class/net/\(interface)/device", &info) == 0
+    }
+
     /// Asks the controller to leave bus-off (needs CAN_NET_ADMIN; unsupported on vcan). Returns whether it worked.
     @discardableResult
     public static func restart(interface: String) -> Bool {
-        CSocketCAN_restart(interface) == 0
+        hasController(interface) && CSocketCAN_restart(interface) == 0
     }
 }
 

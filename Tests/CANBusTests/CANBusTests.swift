@@ -1,5 +1,6 @@
 import CANFrames
 import CSocketCAN
+import DBC
 import Testing
 @testable import CANBus
 
@@ -38,6 +39,28 @@ struct CANBusTests {
         #expect(passes(pdu1, id: 0x18EF2A17, extended: true))
         #expect(passes(pdu1, id: 0x0CEF0000, extended: true))
         #expect(!passes(pdu1, id: 0x18EE2A17, extended: true))
+    }
+
+    @Test("kernel filters from a decoder pass its messages, J1939 ones by PGN, and nothing else")
+    func decoderFilters() throws {
+        let database = try DBCParser.parse(text: """
+            BO_ 256 Engine: 8 X
+             SG_ A : 0|8@1+ (1,0) [0|0] "" X
+            BO_ 2364540158 EEC1: 8 X
+             SG_ B : 24|16@1+ (0.125,0) [0|0] "" X
+            BO_ 2147484160 Gnss: 8 X
+             SG_ C : 0|8@1+ (1,0) [0|0] "" X
+            BA_DEF_ BO_ "VFrameFormat" ENUM "StandardCAN","ExtendedCAN","reserved","J1939PG";
+            BA_ "VFrameFormat" BO_ 2364540158 3;
+            """)
+        let filters = CompiledDecoder(database: database).kernelFilters
+        #expect(filters.count == 3)
+        let accepts = { (id: UInt32, extended: Bool) in filters.contains { self.passes($0, id: id, extended: extended) } }
+        #expect(accepts(0x100, false))
+        #expect(!accepts(0x101, false))
+        #expect(accepts(0x0CF00400, true), "EEC1 from source address 0x00")
+        #expect(accepts(0x200, true))
+        #expect(!accepts(0x200, false))
     }
 
     @Test("frames cross the C boundary unchanged in both directions")

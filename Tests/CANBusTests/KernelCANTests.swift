@@ -231,13 +231,16 @@ struct KernelCANTests {
         #expect(readText("/tmp/axle.log") == reference)
     }
 
-    @Test("the simulator on vcan0 opens the trunk when a trunk-open request is sent with cansend")
+    @Test("the simulator on a bus opens the trunk when a trunk-open request is sent with cansend")
     func simulatorReactsOnTheBus() throws {
         let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
         let dbc = "/" + root + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
-        let socket = try CANSocket(interface: "vcan0")
+        // An interface of its own: the simulator sends until it is stopped.
+        shell("ip link add dev vcan7 type vcan; ip link set vcan7 up")
+        defer { shell("ip link delete vcan7") }
+        let socket = try CANSocket(interface: "vcan7")
         try socket.setFilters([.exact(id: 0x103, isExtended: false)]) // BodyStatus
-        shell("\(axleExecutable) simulate --dbc \(dbc) --profile demo-sedan --scenario parked --to vcan0 --duration 30 2>/tmp/sim.err & echo $! > /tmp/sim.pid; sleep 1")
+        shell("\(axleExecutable) simulate --dbc \(dbc) --profile demo-sedan --scenario parked --to vcan7 --duration 30 2>/tmp/sim.err & echo $! > /tmp/sim.pid; sleep 1")
         // Each shell() is a new shell, so `wait` cannot reach the simulator: stop it by pid before the next test.
         defer { shell("kill $(cat /tmp/sim.pid); sleep 0.2") }
         func trunkOpen() throws -> Bool? {
@@ -245,10 +248,22 @@ struct KernelCANTests {
             return frames.last.map { $0.data[0] & 1 == 1 }
         }
         #expect(try trunkOpen() == false, "parked with the trunk closed")
-        #expect(shell("cansend vcan0 200#0100") == 0) // TrunkCommand: TrunkOpenRequest=1
+        #expect(shell("cansend vcan7 200#0100") == 0) // TrunkCommand: TrunkOpenRequest=1
         usleep(800_000)
         _ = try receive(socket, count: 100, seconds: 0.3) // drain frames sent before the reaction
         #expect(try trunkOpen() == true, "trunk reported open after the request: \(readText("/tmp/sim.err"))")
+    }
+
+    @Test("axle candump on two interfaces, with --dbc decoding and --only-known kernel filters")
+    func candumpDecodesAndFilters() throws {
+        let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
+        let dbc = "/" + root + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
+        shell("\(axleExecutable) candump vcan0 vcan1 -n 2 --dbc \(dbc) --only-known > /tmp/decoded.log & sleep 0.5")
+        shell("cansend vcan0 7AA#00; cansend vcan0 101#138803D6760001F4; cansend vcan1 6AA#00; cansend vcan1 104#0100; sleep 0.3")
+        let lines = readText("/tmp/decoded.log").split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("vcan0 101#138803D6760001F4 ; VehicleSpeed=50.0 Gear=3") == true, "\(lines)")
+        #expect(lines.last?.contains("vcan1 104#0100 ; CrashDetected=1") == true, "\(lines)")
     }
 
     @Test("axle record output replays with canplayer, and canplayer input records identically")
