@@ -44,11 +44,13 @@ let package = Package(
         ),
         .executableTarget(name: "axled", dependencies: ["AxleBase"]),
 
+        // Helpers shared by the test targets (running the built `axle` as a user would).
+        .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),
         .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
-        .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase"]),
-        .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC"]),
-        .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames"]),
+        .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase", "AxleTestSupport"]),
+        .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
+        .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )
 

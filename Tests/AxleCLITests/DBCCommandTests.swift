@@ -1,3 +1,4 @@
+import AxleTestSupport
 import Testing
 
 /// End-to-end: the built `axle` binary on the project's own demo DBC and small logs written here.

@@ -1,4 +1,5 @@
 import CANFrames
+import AxleTestSupport
 import Synchronization
 import Testing
 @testable import CANBus
@@ -18,30 +19,14 @@ func shell(_ command: String) -> Int32 {
     return (status >> 8) & 0xFF
 }
 
-func readText(_ path: String) -> String {
-    guard let file = fopen(path, "r") else { return "" }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count <= 0 { break }
-        bytes += buffer[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
+func readText(_ path: String) -> String { AxleProcess.readText(path) }
 
 /// Frames a consumer task has seen, as cansend text.
 final class SeenFrames: Sendable {
     let texts = Mutex<Set<String>>([])
 }
 
-/// The `axle` executable next to the test bundle.
-var axleExecutable: String {
-    var path = CommandLine.arguments[0]
-    while !path.hasSuffix(".xctest"), let slash = path.lastIndex(of: "/") { path = String(path[..<slash]) }
-    return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) + "/axle"
-}
+var axleExecutable: String { AxleProcess.executable }
 
 func now() -> Double {
     var time = timespec()
@@ -233,8 +218,7 @@ struct KernelCANTests {
 
     @Test("the simulator on a bus opens the trunk when a trunk-open request is sent with cansend")
     func simulatorReactsOnTheBus() throws {
-        let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
-        let dbc = "/" + root + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
+        let dbc = AxleProcess.packageRoot + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
         // An interface of its own: the simulator sends until it is stopped.
         shell("ip link add dev vcan7 type vcan; ip link set vcan7 up")
         defer { shell("ip link delete vcan7") }
@@ -256,8 +240,7 @@ struct KernelCANTests {
 
     @Test("axle candump on two interfaces, with --dbc decoding and --only-known kernel filters")
     func candumpDecodesAndFilters() throws {
-        let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
-        let dbc = "/" + root + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
+        let dbc = AxleProcess.packageRoot + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
         shell("\(axleExecutable) candump vcan0 vcan1 -n 2 --dbc \(dbc) --only-known > /tmp/decoded.log & sleep 0.5")
         shell("cansend vcan0 7AA#00; cansend vcan0 101#138803D6760001F4; cansend vcan1 6AA#00; cansend vcan1 104#0100; sleep 0.3")
         let lines = readText("/tmp/decoded.log").split(separator: "\n")

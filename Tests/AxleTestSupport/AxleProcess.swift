@@ -1,20 +1,20 @@
 import AxleBase
-import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs the built `axle` executable, as a user would, and captures what it prints.
-struct AxleProcess {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+/// Runs the built `axle` executable, as a user would, and captures what it prints. Shared by every test target that
+/// tests a command end to end.
+public enum AxleProcess {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
     /// The `axle` executable next to the test bundle (`.build/<config>/`).
-    static var executable: String {
+    public static var executable: String {
         if let path = getenv("AXLE_BIN") { return String(cString: path) }
         var directory = CommandLine.arguments[0]
         while !directory.isEmpty, !directory.hasSuffix(".xctest"), directory != "/" {
@@ -25,13 +25,13 @@ struct AxleProcess {
     }
 
     /// The package root, for bundled data such as the demo DBC.
-    static var packageRoot: String {
+    public static var packageRoot: String {
         var path = #filePath
         for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
         return path
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    public static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let directory = try makeTemporaryDirectory()
         let outPath = directory + "/stdout"
         let errPath = directory + "/stderr"
@@ -47,22 +47,27 @@ struct AxleProcess {
             stderr: String(decoding: try FileInput.readAll(path: errPath), as: UTF8.self))
     }
 
-    static func shellQuote(_ text: String) -> String {
+    public static func shellQuote(_ text: String) -> String {
         "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 
-    static func makeTemporaryDirectory() throws -> String {
+    public static func makeTemporaryDirectory() throws -> String {
         var template = Array("/tmp/axle-cli-XXXXXX".utf8CString)
         return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
 
     @discardableResult
-    static func writeFile(_ path: String, _ text: String) throws -> String {
+    public static func writeFile(_ path: String, _ text: String) throws -> String {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw SystemError(call: "open", subject: path, errno: errno) }
         var text = text
         text.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
         close(fd)
         return path
+    }
+
+    /// The whole file as text ("" when it cannot be read).
+    public static func readText(_ path: String) -> String {
+        (try? FileInput.readAll(path: path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }
