@@ -174,7 +174,7 @@ struct DecodePrinter {
             headerPrinted = true
         }
         let time = frame.timestamp.text
-        let id = CandumpFormat.frameText(CANFrame(id: frame.id, isExtended: frame.isExtended)).dropLast()
+        let id = CandumpFormat.idText(frame)
         guard let decoderIndex, let messageIndex = result.messageIndex else {
             output.write(Self.row(time, frame.interface, String(id), "?", CandumpFormat.frameText(frame), ""))
             return
@@ -241,10 +241,4 @@ struct ProgressReporter {
     mutating func finish() {
         if shown { TextOutput.standardError().write("\n") }
     }
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -53,12 +53,6 @@ public final class CANReader: Sendable {
         stopping.store(true, ordering: .relaxed)
     }
 
-    static func monotonicNow() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
     private func run() {
         var backoff: UInt32 = 50_000
         while !stopping.load(ordering: .relaxed) {
@@ -112,7 +106,7 @@ public final class CANReader: Sendable {
             if batch.frames.contains(where: { $0.kind == .error && $0.id & Self.busOffClass != 0 }) {
                 // Restart the controller, at most once per backoff period (doubling to 5 s) so that a bus that
                 // keeps failing is not hammered. Without CAP_NET_ADMIN, or on vcan, the restart fails: counted only.
-                let now = Self.monotonicNow()
+                let now = monotonicSeconds()
                 var restarted = false
                 if now >= nextRestart {
                     restarted = BusHealth.restart(interface: interface)

@@ -1,3 +1,4 @@
+import AxleBase
 import CANFrames
 import CSocketCAN
 
@@ -139,16 +140,10 @@ public final class CANSocket: @unchecked Sendable {
     /// Sends frames one after another, `interval` seconds apart (measured on the monotonic clock from the first,
     /// so that the spacing does not drift), as remote commands do with their repeats.
     public func send(sequence frames: [CANFrame], interval: Double, timeoutMilliseconds: Int32 = 1000) throws(CANBusError) {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let start = monotonicSeconds()
         for (index, frame) in frames.enumerated() {
-            if index > 0 {
-                var now = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &now)
-                let elapsed = Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9
-                let wait = Double(index) * interval - elapsed
-                if wait > 0 { usleep(UInt32(min(wait, 60) * 1_000_000)) }
-            }
+            let wait = Double(index) * interval - (monotonicSeconds() - start)
+            if index > 0, wait > 0 { usleep(UInt32(min(wait, 60) * 1_000_000)) }
             try send(frame, timeoutMilliseconds: timeoutMilliseconds)
         }
     }

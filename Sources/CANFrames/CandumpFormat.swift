@@ -51,10 +51,7 @@ public enum CandumpFormat {
     }
 
     static func appendFrameText(_ frame: CANFrame, to bytes: inout [UInt8]) {
-        switch frame.kind {
-        case .error: appendHex(frame.id | errorFlag, digits: 8, to: &bytes)
-        case .data, .remote: appendHex(frame.id, digits: frame.isExtended ? 8 : 3, to: &bytes)
-        }
+        appendID(frame, to: &bytes)
         bytes.append(UInt8(ascii: "#"))
         if frame.kind == .remote {
             bytes.append(UInt8(ascii: "R"))
@@ -97,6 +94,20 @@ public enum CandumpFormat {
             }
         }
         return try result.get()
+    }
+
+    /// The id as candump writes it: 3 hex digits, or 8 for 29-bit ids and error frames.
+    public static func idText(_ frame: CANFrame) -> String {
+        var bytes: [UInt8] = []
+        appendID(frame, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendID(_ frame: CANFrame, to bytes: inout [UInt8]) {
+        switch frame.kind {
+        case .error: appendHex(frame.id | errorFlag, digits: 8, to: &bytes)
+        case .data, .remote: appendHex(frame.id, digits: frame.isExtended ? 8 : 3, to: &bytes)
+        }
     }
 
     static let errorFlag: UInt32 = 0x2000_0000

@@ -329,7 +329,7 @@ struct StatementReader {
         }
         let unit = scanner.scanString() ?? ""
         var receivers: [String] = []
-        while !scanner.atLineEnd(), !scanner.lineStartsWithKeywordHere() {
+        while !scanner.atLineEnd(), !scanner.lineStartsWithKeyword() {
             if scanner.take(UInt8(ascii: ",")) { continue }
             if scanner.peek == UInt8(ascii: ";") { scanner.advance(); continue }
             guard let receiver = scanner.scanIdentifier() else { break }
@@ -603,10 +603,6 @@ extension DBCScanner {
         return lineStartsWithKeyword()
     }
 
-    /// The word at the current position is a DBC keyword.
-    func lineStartsWithKeywordHere() -> Bool {
-        lineStartsWithKeyword()
-    }
 }
 
 extension FixedWidthInteger where Self: SignedInteger {
