@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layout: C interop stays in its own targets (none yet: the DBC engine is pure Swift); each library target holds one
+// Layout: C interop stays in its own targets (CSocketCAN, CSQLite, CZstd, CMosquitto); each library target holds one
 // domain and has a test target of the same name; the executables are thin shells over `AxleCLI`.
 let package = Package(
     name: "Axle",
@@ -13,9 +13,15 @@ let package = Package(
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "AxleCLI", targets: ["AxleCLI"]),
         .library(name: "CANBus", targets: ["CANBus"]),
+        .library(name: "Outbox", targets: ["Outbox"]),
+        .library(name: "TelemetryPayload", targets: ["TelemetryPayload"]),
+        .library(name: "MQTTUplink", targets: ["MQTTUplink"]),
+        .library(name: "AxleAgent", targets: ["AxleAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Runtime of the telemetry schema; the generated code is committed (docs/payload.md says how to regenerate).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Small shared pieces with no domain of their own: version, file reading, JSON text output.
@@ -30,6 +36,26 @@ let package = Package(
         .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "DBC", "CSocketCAN"]),
         // A simulated vehicle: scenarios that drive a DBC's signals, reacting to command frames.
         .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC"]),
+        // SQLite, zstd and libmosquitto: headers plus the few macros Swift cannot import.
+        .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
+        .target(name: "CMosquitto", linkerSettings: [.linkedLibrary("mosquitto")]),
+        // The durable store of ready-to-publish records (SQLite): classes, caps, eviction, dead letters.
+        .target(name: "Outbox", dependencies: ["AxleBase", "CSQLite"]),
+        // The versioned telemetry schema (protobuf), batching, zstd compression, the JSON debugging form.
+        .target(
+            name: "TelemetryPayload",
+            dependencies: ["AxleBase", "CZstd", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // MQTT over libmosquitto: TLS, sessions, Last Will, jittered reconnects, acknowledged publishes.
+        .target(name: "MQTTUplink", dependencies: ["AxleBase", "CMosquitto"]),
+        // The agent's pipeline: sources → decoder → recorder → outbox → uplink.
+        .target(
+            name: "AxleAgent",
+            dependencies: [
+                "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
+            ]
+        ),
         // Every `axle` subcommand, as a library so that it is testable.
         .target(
             name: "AxleCLI",
@@ -42,7 +68,7 @@ let package = Package(
             name: "axle",
             dependencies: ["AxleCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "axled", dependencies: ["AxleBase"]),
+        .executableTarget(name: "axled", dependencies: ["AxleAgent", "AxleBase"]),
 
         // Helpers shared by the test targets (running the built `axle` as a user would).
         .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),
@@ -50,13 +76,20 @@ let package = Package(
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase", "AxleTestSupport"]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
+        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "AxleTestSupport"]),
+        .testTarget(name: "TelemetryPayloadTests", dependencies: ["TelemetryPayload", "AxleTestSupport"]),
+        .testTarget(name: "MQTTUplinkTests", dependencies: ["MQTTUplink", "AxleTestSupport"]),
+        .testTarget(
+            name: "AxleAgentTests",
+            dependencies: ["AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "AxleTestSupport"]
+        ),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )
 
 // The same strict settings for every target (the swift-log / swift-metrics way).
 // (C targets take no Swift settings.)
-let cTargets: Set<String> = ["CSocketCAN"]
+let cTargets: Set<String> = ["CSocketCAN", "CSQLite", "CZstd", "CMosquitto"]
 for target in package.targets where !cTargets.contains(target.name) {
     var settings = target.swiftSettings ?? []
     settings.append(.swiftLanguageMode(.v6))

@@ -1,0 +1,4 @@
+#ifndef CMosquitto_H
+#define CMosquitto_H
+#include <mosquitto.h>
+#endif

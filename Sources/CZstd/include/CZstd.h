@@ -1,0 +1,4 @@
+#ifndef CZstd_H
+#define CZstd_H
+#include <zstd.h>
+#endif
