@@ -29,6 +29,8 @@ fi
 if ! "$venv/bin/python" -c 'import cantools, sys; sys.exit(cantools.__version__ != "45.1.0")' 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check cantools==45.1.0
 fi
+"$venv/bin/python" -c 'import google.protobuf as p, zstandard as z, sys; sys.exit((p.__version__, z.__version__) != ("7.36.2", "0.25.0"))' 2>/dev/null \
+  || "$venv/bin/pip" install -q --disable-pip-version-check protobuf==7.36.2 zstandard==0.25.0  # examples/python (docs/payload.md)
 
 # Reference corpora from PyPI: the opendbc wheel and the cantools source package (its tests/files/dbc).
 corpus=.corpus
