@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TelemetryPayload", targets: ["TelemetryPayload"]),
         .library(name: "MQTTUplink", targets: ["MQTTUplink"]),
         .library(name: "AxleAgent", targets: ["AxleAgent"]),
+        .library(name: "VehicleSimulator", targets: ["VehicleSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -68,7 +69,13 @@ let package = Package(
             name: "axle",
             dependencies: ["AxleCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "axled", dependencies: ["AxleAgent", "AxleBase"]),
+        .executableTarget(
+            name: "axled",
+            dependencies: [
+                "AxleAgent", "AxleBase", "MQTTUplink", "Outbox", "TelemetryPayload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // Helpers shared by the test targets (running the built `axle` as a user would).
         .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),

@@ -20,6 +20,10 @@ let package = Package(
             dependencies: [
                 .product(name: "DBC", package: rootPackage),
                 .product(name: "CANFrames", package: rootPackage),
+                .product(name: "Outbox", package: rootPackage),
+                .product(name: "TelemetryPayload", package: rootPackage),
+                .product(name: "AxleAgent", package: rootPackage),
+                .product(name: "VehicleSimulator", package: rootPackage),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

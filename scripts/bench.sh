@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
-# benchmark pinned to one core. Figures are reported, never asserted: the exit status is non-zero only when a step
+# benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh). Figures are reported,
+# never asserted: the exit status is non-zero only when a step
 # failed (a build error, a crash), never because a target was missed.
 #
 # Environment: BENCH_SECONDS (default 3) is how long each decode benchmark runs; BENCH_CPU (default 1) is the core
@@ -72,6 +73,14 @@ run "$axle_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 20
 run "$python" "$cantools_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 2
 
 run "$axle_bench" replay --dbc "$toyota" --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 5
+
+# Issue 4: an hour of the demo profile into an outbox (append rate, wire bytes per sample), then drained by the
+# release axled to a private mosquitto, then the link-return latency in a network namespace.
+echo "bench: building the release axled" >&2
+swift build -c release --product axled
+run "$axle_bench" outbox --dbc Firmware-Profiles/demo-sedan/demo_sedan.dbc --hours 1 --data-dir "$scratch/outbox-hour"
+echo "bench: scripts/bench/uplink.sh" >&2
+scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$results"
 
 "$python" scripts/bench/report.py "$results"
 echo "bench: raw results in $results" >&2

@@ -8,3 +8,31 @@ public func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
+
+/// Sleeps until the monotonic clock reaches `deadline` (at most 10 s at a time; returns early if it already has).
+public func sleep(untilMonotonic deadline: Double) {
+    let delay = deadline - monotonicSeconds()
+    if delay > 0.000_05 { usleep(UInt32(min(delay, 10) * 1_000_000)) }
+}
+
+/// Keeps replayed frames at their recorded spacing (divided by the speed factor), measured on the monotonic clock
+/// from the first frame; nil speed means no waiting at all.
+public struct ReplayPacer: Sendable {
+    public let speed: Double?
+    private var logStart: Double?
+    private var wallStart = 0.0
+
+    public init(speed: Double?) {
+        self.speed = speed
+    }
+
+    public mutating func wait(until logTime: Double) {
+        guard let speed else { return }
+        guard let logStart else {
+            self.logStart = logTime
+            wallStart = monotonicSeconds()
+            return
+        }
+        sleep(untilMonotonic: wallStart + (logTime - logStart) / speed)
+    }
+}

@@ -203,27 +203,3 @@ struct ReplayCommand: ParsableCommand {
         }
     }
 }
-
-/// Keeps replayed frames at their recorded spacing (divided by the speed factor), measured on the monotonic clock
-/// from the first frame; nil speed means no waiting at all.
-struct ReplayPacer {
-    let speed: Double?
-    private var logStart: Double?
-    private var wallStart = 0.0
-
-    init(speed: Double?) {
-        self.speed = speed
-    }
-
-    mutating func wait(until logTime: Double) {
-        guard let speed else { return }
-        guard let logStart else {
-            self.logStart = logTime
-            wallStart = monotonicSeconds()
-            return
-        }
-        let due = wallStart + (logTime - logStart) / speed
-        let delay = due - monotonicSeconds()
-        if delay > 0.000_05 { usleep(UInt32(min(delay, 10) * 1_000_000)) }
-    }
-}

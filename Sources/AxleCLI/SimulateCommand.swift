@@ -114,7 +114,7 @@ struct SimulateCommand: ParsableCommand {
         while now < duration {
             // Paced output goes out in small steps so that a reader (tail -f) sees a steady stream.
             now = min(now + (factor == nil ? 1 : 0.02), duration)
-            if let factor { sleep(until: wallStart + now / factor) }
+            if let factor { sleep(untilMonotonic: wallStart + now / factor) }
             bytes.removeAll(keepingCapacity: true)
             for frame in simulator.advance(to: now) {
                 CandumpFormat.append(frame, to: &bytes)
@@ -193,11 +193,6 @@ struct SimulateCommand: ParsableCommand {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return CANTimestamp(seconds: Int64(now.tv_sec), nanoseconds: UInt32(now.tv_nsec / 1000 * 1000))
-    }
-
-    private func sleep(until deadline: Double) {
-        let delay = deadline - monotonicSeconds()
-        if delay > 0.000_05 { usleep(UInt32(min(delay, 10) * 1_000_000)) }
     }
 
     /// Seconds with at most three decimals: `60`, `12.345`.

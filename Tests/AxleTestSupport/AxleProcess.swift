@@ -24,6 +24,12 @@ public enum AxleProcess {
         return directory + "/axle"
     }
 
+    /// Another executable built with `axle` (`axled`, `axle-fleet`): the same folder.
+    public static func builtExecutable(_ name: String) -> String {
+        let axle = executable
+        return String(axle[..<(axle.lastIndex(of: "/") ?? axle.startIndex)]) + "/" + name
+    }
+
     /// The package root, for bundled data such as the demo DBC.
     public static var packageRoot: String {
         var path = #filePath

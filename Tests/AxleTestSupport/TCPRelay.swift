@@ -51,7 +51,24 @@ public final class TCPRelay: Sendable {
 
     /// Listens again on the same port after `cut()`.
     public func restore() throws {
-        let listener = try Self.listen(port: port)
+        // The port can be briefly held by a socket of a client that was connecting while the relay was cut (on
+        // loopback, a connect to a port nobody listens on can pick that very port as its own and connect to
+        // itself); it is freed when that client closes or dies.
+        var listener: Int32 = -1
+        var lastError: (any Error)?
+        let deadline = monotonicSeconds() + 10
+        repeat {
+            do {
+                listener = try Self.listen(port: port)
+            } catch {
+                lastError = error
+                usleep(50_000)
+            }
+        } while listener < 0 && monotonicSeconds() < deadline
+        guard listener >= 0 else {
+            let sockets = (try? ChildProcess.run("/bin/ss", ["-tanp", "sport = :\(port) or dport = :\(port)"]))?.output ?? ""
+            throw TestSupportError("\(lastError.map { "\($0)" } ?? "cannot listen"); sockets on the port:\n\(sockets)")
+        }
         core.request { $0.pendingListener = listener }
     }
 
@@ -62,7 +79,8 @@ public final class TCPRelay: Sendable {
     public var acceptedConnections: Int { core.state.withLock { $0.acceptedConnections } }
 
     static func listen(port: Int) throws -> Int32 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError(call: "socket", subject: "relay", errno: errno) }
         var on: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -213,9 +231,13 @@ public final class TCPRelay: Sendable {
         }
 
         private func acceptOne(listener: Int32, into pairs: inout [(Int32, Int32)]) {
+            // The listener is non-blocking: a client that connected and died before this accept (a killed agent)
+            // leaves nothing to accept, and a blocking accept would stall the relay until the next client.
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            // On Linux an accepted socket does not inherit the listener's O_NONBLOCK: it stays blocking, as sendAll
+            // expects.
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = LoopbackPort.loopbackAddress(port: targetPort)
             let connected = upstream >= 0 && withUnsafePointer(to: &address) {

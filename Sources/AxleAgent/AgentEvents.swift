@@ -1,0 +1,59 @@
+import Outbox
+import TelemetryPayload
+
+/// The agent's own events on `…/events` (docs/mqtt.md): records the outbox dropped, a damaged outbox replaced.
+/// Each is a `TelemetryBatch` holding only events, stored as a critical record (durable, first out, never evicted
+/// while lower classes hold any), so that the backend learns exactly what it will never receive.
+struct AgentEvents: Sendable {
+    let outbox: OutboxStore
+    let topics: UplinkTopics
+    let profile: String
+    let policy: UplinkPolicy
+    let format: PayloadFormat
+    let log: @Sendable (String) -> Void
+
+    /// Runs on the drainer thread: drops expired records, then reports every drop not yet reported.
+    func housekeeping() {
+        do {
+            try outbox.dropExpired()
+            _ = try outbox.appendDropReport { ranges in
+                let event = TelemetryEvent(
+                    name: "outbox.records_dropped", timeMicros: wallClockMillis() * 1000, priority: "critical",
+                    attributes: ["records": String(ranges.reduce(0) { $0 + $1.count })],
+                    droppedRanges: ranges.map {
+                        DroppedRange(recordClass: $0.priority.description, first: $0.first, last: $0.last, count: UInt64($0.count), reason: $0.reason.rawValue)
+                    })
+                return draft(for: event)
+            }
+        } catch {
+            log("cannot report dropped records: \(error)")
+        }
+    }
+
+    /// The outbox was damaged at start and replaced.
+    func databaseReplaced(movedTo: String, reason: String) {
+        let event = TelemetryEvent(
+            name: "outbox.database_replaced", timeMicros: wallClockMillis() * 1000, priority: "critical",
+            attributes: ["moved_to": movedTo, "reason": reason])
+        do {
+            try outbox.append([draft(for: event)], durability: .full)
+        } catch {
+            log("cannot record the outbox replacement event: \(error)")
+        }
+    }
+
+    private func draft(for event: TelemetryEvent) -> RecordDraft {
+        var batch = TelemetryBatchBuilder(vehicleID: topics.vehicleID, profile: profile, signals: [])
+        batch.append(event)
+        let builder = batch
+        let format = format
+        let now = wallClockMillis()
+        return RecordDraft(
+            priority: .critical, createdAtMillis: now, expiresAtMillis: nil, topic: topics.events,
+            qos: policy.qos(for: .critical),
+            payload: { sequence in
+                // An event batch is a few hundred bytes: one part, never split.
+                try builder.encode(format: format, sequence: { _ in sequence })[0]
+            })
+    }
+}

@@ -1,0 +1,35 @@
+/// The MQTT topics of one vehicle: `{prefix}/{vehicle}/{kind}` (docs/mqtt.md lists them with their payloads).
+public struct UplinkTopics: Sendable, Equatable {
+    public var prefix: String
+    public var vehicleID: String
+
+    /// `prefix` such as "axle/v1" (no trailing slash); `vehicleID` must be a single topic level.
+    public init(prefix: String = "axle/v1", vehicleID: String) throws(AgentConfigurationError) {
+        let prefix = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        if prefix.isEmpty || prefix.contains(where: { "+#".contains($0) }) || prefix.hasPrefix("/") {
+            throw AgentConfigurationError("topic prefix '\(prefix)' is not usable: give levels such as 'axle/v1', with no '+', '#' or leading '/'")
+        }
+        if vehicleID.isEmpty || vehicleID.contains(where: { "/+#".contains($0) }) || vehicleID.utf8.count > 128 {
+            throw AgentConfigurationError("vehicle id '\(vehicleID)' is not usable in a topic: give 1-128 characters without '/', '+' or '#'")
+        }
+        self.prefix = prefix
+        self.vehicleID = vehicleID
+    }
+
+    public var base: String { "\(prefix)/\(vehicleID)" }
+    /// Telemetry batches (TelemetryBatch, zstd-compressed protobuf).
+    public var telemetry: String { "\(base)/telemetry" }
+    /// Events: triggered events, and the agent's own (records dropped, database replaced).
+    public var events: String { "\(base)/events" }
+    /// Retained JSON status: "online" (birth) or "offline" (Last Will or shutdown).
+    public var status: String { "\(base)/status" }
+    /// Command requests from the backend, and the vehicle's responses.
+    public var commandRequests: String { "\(base)/cmd/req" }
+    public var commandResponses: String { "\(base)/cmd/res" }
+}
+
+/// A setting the agent cannot run with; the text says which and what to give instead.
+public struct AgentConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,97 @@
+import AxleBase
+import AxleTestSupport
+import Outbox
+import TelemetryPayload
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the built `axled` against a test broker, as a vehicle integrator would.
+struct AgentHarness {
+    static let axled = AxleProcess.builtExecutable("axled")
+    static let demoProfile = AxleProcess.packageRoot + "/Firmware-Profiles/demo-sedan"
+
+    let directory: String
+    let vehicleID: String
+    var dataDirectory: String { directory + "/data" }
+    var outboxPath: String { dataDirectory + "/outbox.db" }
+
+    init(vehicleID: String) throws {
+        self.vehicleID = vehicleID
+        directory = try makeTestDirectory(prefix: "axle-agent")
+    }
+
+    /// Starts `axled` with the demo profile, this harness's data directory and `arguments`; its log goes to
+    /// `axled-<run>.log` in the harness directory.
+    func start(broker: String, run: Int = 0, _ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess(
+            executable: Self.axled,
+            arguments: [
+                "--profile", Self.demoProfile, "--vehicle-id", vehicleID, "--data-dir", dataDirectory, "--broker", broker,
+                "--reconnect-base", "0.05", "--reconnect-cap", "0.5",
+            ] + arguments,
+            stderrPath: directory + "/axled-\(run).log")
+    }
+
+    func log(run: Int = 0) -> String { AxleProcess.readText(directory + "/axled-\(run).log") }
+
+    /// Drains whatever the outbox holds and exits (no new data: an empty replay).
+    func drain(broker: String, run: Int, timeout: Double = 120) throws -> Int32? {
+        let agent = try start(broker: broker, run: run, ["--replay", "/dev/null", "--exit-when-drained"])
+        return agent.wait(timeoutSeconds: timeout)
+    }
+
+    func cleanUp() { removeTree(directory) }
+}
+
+/// What the backend subscriber received on one vehicle's topics, decoded.
+struct Received {
+    var telemetry: [(sequence: UInt64, payload: [UInt8])] = []
+    var events: [(sequence: UInt64, batch: DecodedBatch)] = []
+    var status: [String] = []
+    var undecodable = 0
+
+    init(_ messages: [(topic: String, payload: [UInt8])]) {
+        for message in messages {
+            if message.topic.hasSuffix("/status") {
+                status.append(String(decoding: message.payload, as: UTF8.self))
+                continue
+            }
+            guard let batch = try? TelemetryPayloadDecoder.decode(message.payload) else {
+                undecodable += 1
+                continue
+            }
+            if message.topic.hasSuffix("/events") {
+                events.append((batch.sequence, batch))
+            } else {
+                telemetry.append((batch.sequence, message.payload))
+            }
+        }
+    }
+
+    /// Every sequence number seen, on any topic.
+    var sequences: Set<UInt64> { Set(telemetry.map(\.sequence)).union(events.map(\.sequence)) }
+
+    /// Sequence numbers that arrived more than once with different bytes (a re-created record, not a re-sent one).
+    var conflictingDuplicates: [UInt64] {
+        var first: [UInt64: [UInt8]] = [:]
+        var conflicts: [UInt64] = []
+        for (sequence, payload) in telemetry {
+            if let earlier = first[sequence] {
+                if earlier != payload { conflicts.append(sequence) }
+            } else {
+                first[sequence] = payload
+            }
+        }
+        return conflicts
+    }
+
+    var duplicateCount: Int { telemetry.count + events.count - sequences.count }
+}
+
+/// The sequence numbers missing from 1...last.
+func gaps(in sequences: Set<UInt64>, upTo last: UInt64) -> [UInt64] {
+    guard last > 0 else { return [] }
+    return (1...last).filter { !sequences.contains($0) }
+}

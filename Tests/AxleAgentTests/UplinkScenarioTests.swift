@@ -1,0 +1,151 @@
+import AxleBase
+import AxleTestSupport
+import Outbox
+import TelemetryPayload
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole agent (`axled`) against Debian's mosquitto, with the link cut, the agent killed and the broker
+/// restarted: nothing committed may be lost (docs/outbox.md).
+@Suite(.serialized)
+struct UplinkScenarioTests {
+    @Test func blindSpotThenEverythingArrivesWithoutGaps() throws {
+        let broker = try MosquittoBroker()
+        let relay = try TCPRelay(targetPort: broker.port)
+        let harness = try AgentHarness(vehicleID: "car-blind")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-blind/#"])
+        let agent = try harness.start(
+            broker: "mqtt://127.0.0.1:\(relay.port)",
+            ["--simulate", "city-drive", "--simulate-speed", "10", "--telemetry-batch", "0.5"])
+        #expect(waitUntil(timeoutSeconds: 20) { Received(subscriber.messages()).telemetry.count >= 5 }, "\(harness.log())")
+
+        relay.cut()
+        let beforeCut = Received(subscriber.messages()).telemetry.count
+        usleep(4_000_000)
+        // While the link is down nothing arrives, and the agent keeps recording.
+        #expect(Received(subscriber.messages()).telemetry.count <= beforeCut + 64)
+        try relay.restore()
+        #expect(waitUntil(timeoutSeconds: 20) { Received(subscriber.messages()).telemetry.count > beforeCut + 50 })
+
+        agent.send(signal: SIGTERM)
+        #expect(agent.wait(timeoutSeconds: 5) == 0)
+        // The batch open at shutdown went to the outbox: drain it too, then compare with what was written.
+        #expect(try harness.drain(broker: broker.url, run: 1) == 0)
+        let last = try OutboxStore.readStatistics(path: harness.outboxPath).lastSequence
+        #expect(last > 60)
+        #expect(waitUntil(timeoutSeconds: 20) { Received(subscriber.messages()).sequences.count >= Int(last) })
+        let received = Received(subscriber.messages())
+        #expect(gaps(in: received.sequences, upTo: last) == [])
+        #expect(received.conflictingDuplicates == [])
+        #expect(received.undecodable == 0)
+    }
+
+    @Test func killedFiftyTimesWhileBufferingAndDrainingLosesNothing() throws {
+        let broker = try MosquittoBroker()
+        // Buffering runs point the agent at a port where nothing listens (no network), draining runs at the broker.
+        let nowhere = "mqtt://127.0.0.1:\(try LoopbackPort.free())"
+        let harness = try AgentHarness(vehicleID: "car-kill")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-kill/#"])
+        let runs = 50
+        var integrityFailures: [String] = []
+        for run in 0..<runs {
+            let agent = try harness.start(
+                broker: run % 2 == 0 ? nowhere : broker.url, run: run,
+                ["--simulate", "city-drive", "--simulate-speed", "50", "--telemetry-batch", "0.2"])
+            usleep(UInt32.random(in: 150_000...900_000))
+            agent.send(signal: SIGKILL)
+            #expect(agent.wait(timeoutSeconds: 10) == 128 + SIGKILL)
+            let integrity = try OutboxStore.checkIntegrity(path: harness.outboxPath)
+            if integrity != ["ok"] { integrityFailures.append("run \(run): \(integrity)") }
+        }
+        #expect(integrityFailures == [])
+        #expect(try harness.drain(broker: broker.url, run: runs) == 0, "\(harness.log(run: runs))")
+        let statistics = try OutboxStore.readStatistics(path: harness.outboxPath)
+        #expect(statistics.depth.values.allSatisfy { $0.records == 0 })
+        let last = statistics.lastSequence
+        #expect(last > 500)
+        #expect(waitUntil(timeoutSeconds: 30) { Received(subscriber.messages()).sequences.count >= Int(last) })
+        let received = Received(subscriber.messages())
+        #expect(gaps(in: received.sequences, upTo: last) == [])
+        // A duplicate is a record that was in flight when the agent died: sent again with its number and bytes.
+        #expect(received.conflictingDuplicates == [])
+        #expect(received.duplicateCount <= runs * 64)
+    }
+
+    @Test func brokerRestartedTwentyTimesDuringADrainOfTenThousandRecords() throws {
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "car-restart")
+        defer { harness.cleanUp() }
+        // 2,000 simulated seconds in 0.2 s batches, recorded while no broker is reachable: 10,000 records.
+        let closedPort = try LoopbackPort.free()
+        let recorder = try harness.start(
+            broker: "mqtt://127.0.0.1:\(closedPort)",
+            ["--simulate", "city-drive", "--simulate-speed", "max", "--simulate-duration", "2000", "--telemetry-batch", "0.2"])
+        #expect(waitUntil(timeoutSeconds: 120) { harness.log().contains("source ended") }, "\(harness.log())")
+        recorder.send(signal: SIGTERM)
+        #expect(recorder.wait(timeoutSeconds: 5) == 0)
+        let buffered = try OutboxStore.readStatistics(path: harness.outboxPath)
+        #expect((buffered.depth[.telemetry]?.records ?? 0) >= 10_000)
+
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-restart/#"])
+        let drainer = try harness.start(broker: broker.url, run: 1, ["--replay", "/dev/null", "--exit-when-drained"])
+        for restart in 1...20 {
+            // Each restart lands in the middle of the drain: after a few hundred more records have arrived.
+            #expect(waitUntil(timeoutSeconds: 60) { subscriber.messages().count >= restart * 400 })
+            try broker.restart()
+        }
+        #expect(drainer.wait(timeoutSeconds: 180) == 0, "\(harness.log(run: 1))")
+        let last = buffered.lastSequence
+        #expect(waitUntil(timeoutSeconds: 60) { Received(subscriber.messages()).sequences.count >= Int(last) })
+        let received = Received(subscriber.messages())
+        #expect(gaps(in: received.sequences, upTo: last) == [])
+        #expect(received.conflictingDuplicates == [])
+    }
+
+    @Test func damagedDatabaseIsMovedAsideAndReported() throws {
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "car-damaged")
+        defer { harness.cleanUp() }
+        mkdir(harness.dataDirectory, 0o755)
+        try AxleProcess.writeFile(harness.outboxPath, String(repeating: "not an SQLite database; ", count: 400))
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-damaged/#"])
+        #expect(try harness.drain(broker: broker.url, run: 0) == 0, "\(harness.log())")
+        #expect(waitUntil(timeoutSeconds: 10) { !Received(subscriber.messages()).events.isEmpty })
+        let events = Received(subscriber.messages()).events.flatMap(\.batch.events)
+        let replaced = events.first { $0.name == "outbox.database_replaced" }
+        #expect(replaced != nil)
+        let movedTo = replaced?.attributes["moved_to"] ?? ""
+        #expect(movedTo.hasPrefix(harness.outboxPath + ".damaged-"))
+        #expect(access(movedTo, F_OK) == 0)
+        #expect(harness.log().contains("damaged"))
+    }
+
+    @Test func shutdownPublishesOfflineAndACrashLeavesTheLastWill() throws {
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "car-status")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-status/status"])
+        let simulate = ["--simulate", "city-drive", "--simulate-speed", "1"]
+
+        let agent = try harness.start(broker: broker.url, simulate)
+        #expect(waitUntil(timeoutSeconds: 10) { Received(subscriber.messages()).status.last?.contains("\"online\"") == true })
+        let stopping = monotonicSeconds()
+        agent.send(signal: SIGTERM)
+        #expect(agent.wait(timeoutSeconds: 5) == 0)
+        #expect(monotonicSeconds() - stopping < 2, "graceful shutdown takes under 2 s")
+        #expect(waitUntil(timeoutSeconds: 5) { Received(subscriber.messages()).status.last?.contains("\"shutdown\"") == true })
+
+        let crashing = try harness.start(broker: broker.url, run: 1, simulate)
+        #expect(waitUntil(timeoutSeconds: 10) { Received(subscriber.messages()).status.last?.contains("\"online\"") == true })
+        crashing.send(signal: SIGKILL)
+        #expect(crashing.wait(timeoutSeconds: 5) == 128 + SIGKILL)
+        #expect(waitUntil(timeoutSeconds: 10) { Received(subscriber.messages()).status.last?.contains("\"connection lost\"") == true })
+        let last = Received(subscriber.messages()).status.last ?? ""
+        #expect(last.contains("\"offline\""))
+    }
+}
