@@ -28,7 +28,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now() { date +%s.%N; }
 
 start_broker() {  # ADDRESS PORT NAME
-  printf 'listener %s %s\nallow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 0\n' "$1" "$2" > "$work/$3.conf"
+  printf 'listener %s %s\nallow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 0\n' "$2" "$1" > "$work/$3.conf"
   mosquitto -c "$work/$3.conf" > "$work/$3.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do

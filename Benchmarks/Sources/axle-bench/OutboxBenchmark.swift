@@ -64,7 +64,12 @@ struct OutboxBenchmark: ParsableCommand {
         policy.classes[.telemetry]?.batchSeconds = batchSeconds
         let recorder = TelemetryRecorder(
             decoder: decoder, outbox: outbox, topics: topics, profile: profile, policy: policy,
-            wallClockMillis: { 1_767_225_600_000 })
+            wallClockMillis: {
+                // Now, not the frames' 2026-01-01: records carry an expiry that the drain benchmark must not hit.
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+            })
         let start = ClockSample.now()
         for frame in frames { recorder.record(frame) }
         recorder.flush()
