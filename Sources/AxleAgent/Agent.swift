@@ -94,11 +94,7 @@ public enum Agent {
         }
         let linkWatcher = configuration.watchLink ? try? LinkWatcher { client.linkChanged() } : nil
 
-        let drainerDone = DispatchSemaphore(value: 0)
-        startDedicatedThread(name: "drainer") {
-            drainer.run()
-            drainerDone.signal()
-        }
+        startDedicatedThread(name: "drainer") { drainer.run() }
 
         // The source thread owns the recorder; the main thread waits for a signal or the end of the data.
         let stopSource = Atomic<Bool>(false)
@@ -156,7 +152,6 @@ public enum Agent {
         stopSource.store(true, ordering: .relaxed)
         _ = sourceDone.wait(timeout: .now() + 1)
         drainer.stop(timeoutSeconds: 0.5)
-        _ = drainerDone.wait(timeout: .now() + 0.1)
         client.stop(final: status.offline(reason: "shutdown"), timeoutSeconds: 0.5)
         linkWatcher?.stop()
         outbox.close()

@@ -28,7 +28,6 @@ public final class OutboxDrainer: Sendable {
 
     private struct InFlight {
         var sequence: UInt64
-        var priority: PriorityClass
         var sentAt: Double
     }
 
@@ -175,7 +174,7 @@ public final class OutboxDrainer: Sendable {
     private func fill(_ inFlight: inout [Int32: InFlight], nextDue: inout [PriorityClass: Double], metered: Bool, now: Double) {
         let limit = policy.window - inFlight.count
         guard limit > 0 else { return }
-        let allowed = (metered ? [.critical, .alert] : Set(PriorityClass.allCases)).filter { now >= nextDue[$0, default: 0] }
+        let allowed = UplinkPolicy.sendableClasses(metered: metered).filter { now >= nextDue[$0, default: 0] }
         guard !allowed.isEmpty else { return }
         let excluding = Set(inFlight.values.map(\.sequence))
         let records: [OutboxRecord]
@@ -194,7 +193,7 @@ public final class OutboxDrainer: Sendable {
             case .sent(let messageID), .notConnected(let messageID):
                 // "Not connected" still means queued in the library's memory, to be sent on reconnect (REFERENCE
                 // §5): it is in flight like the others, and the outbox keeps its copy.
-                inFlight[messageID] = InFlight(sequence: record.sequence, priority: record.priority, sentAt: now)
+                inFlight[messageID] = InFlight(sequence: record.sequence, sentAt: now)
                 stats.withLock { $0.published += 1 }
                 sentClasses.insert(record.priority)
             case .permanentFailure(let reason):

@@ -67,8 +67,8 @@ public struct UplinkPolicy: Sendable, Equatable {
         awsIoTCompatible ? min(maximumPayloadBytes, 128 * 1024) : maximumPayloadBytes
     }
 
-    /// Classes the drainer may send now.
-    public var sendableClasses: Set<PriorityClass> {
+    /// Classes that may be sent: in metered mode only critical and alert.
+    public static func sendableClasses(metered: Bool) -> Set<PriorityClass> {
         metered ? [.critical, .alert] : Set(PriorityClass.allCases)
     }
 }
