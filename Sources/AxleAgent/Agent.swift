@@ -204,13 +204,6 @@ public enum Agent {
     }
 }
 
-/// Unix time in milliseconds (the wall clock: record creation and expiry times).
-@Sendable func wallClockMillis() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-}
-
 /// Hands a value that is not `Sendable` to the one thread that will own it from then on.
 final class SendableBox<Value>: @unchecked Sendable {
     // Unchecked: the value is taken exactly once, by the thread it was made for, after the creating thread let go.

@@ -1,3 +1,4 @@
+import AxleBase
 import Outbox
 import TelemetryPayload
 

@@ -25,6 +25,9 @@ public final class TelemetryRecorder {
     private let outbox: OutboxStore
     private let topics: UplinkTopics
     private let policy: UplinkPolicy
+    /// The telemetry class's batching, read for every frame: looked up once.
+    private let batchMicros: Double
+    private let maximumSamples: Int
     private let format: PayloadFormat
     private let wallClockMillis: @Sendable () -> Int64
     private let onAppended: @Sendable () -> Void
@@ -45,6 +48,8 @@ public final class TelemetryRecorder {
         self.outbox = outbox
         self.topics = topics
         self.policy = policy
+        self.batchMicros = policy.policy(for: .telemetry).batchSeconds * 1e6
+        self.maximumSamples = policy.policy(for: .telemetry).maximumSamples
         self.format = format
         self.wallClockMillis = wallClockMillis
         self.onAppended = onAppended
@@ -73,7 +78,7 @@ public final class TelemetryRecorder {
         }
         let micros = frame.timestamp.seconds &* 1_000_000 &+ Int64(frame.timestamp.nanoseconds / 1000)
         if let start = batchStartMicros {
-            if Double(micros - start) >= policy.policy(for: .telemetry).batchSeconds * 1e6 { flush() }
+            if Double(micros - start) >= batchMicros { flush() }
         }
         if batchStartMicros == nil { batchStartMicros = micros }
         for signal in decoded.signals {
@@ -86,13 +91,13 @@ public final class TelemetryRecorder {
             }
         }
         statistics.samples += decoded.signals.count
-        if builder.sampleCount >= policy.policy(for: .telemetry).maximumSamples { flush() }
+        if builder.sampleCount >= maximumSamples { flush() }
     }
 
     /// Closes the open batch when the bus has been quiet for a batch interval of wall time.
     public func tick(wallSeconds: Double) {
         if builder.isEmpty { lastFlushWall = wallSeconds; return }
-        if wallSeconds - lastFlushWall >= policy.policy(for: .telemetry).batchSeconds { flush() }
+        if wallSeconds - lastFlushWall >= batchMicros / 1e6 { flush() }
     }
 
     /// Writes the open batch to the outbox now (graceful shutdown, end of a replay, batch interval).

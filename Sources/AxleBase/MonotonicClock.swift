@@ -9,6 +9,14 @@ public func monotonicSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
+/// Unix time in milliseconds (CLOCK_REALTIME): for creation and expiry times that leave the process.
+@Sendable
+public func wallClockMillis() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}
+
 /// Sleeps until the monotonic clock reaches `deadline` (at most 10 s at a time; returns early if it already has).
 public func sleep(untilMonotonic deadline: Double) {
     let delay = deadline - monotonicSeconds()

@@ -40,9 +40,5 @@ public struct OutboxConfiguration: Sendable {
 
     /// The system's wall clock in unix milliseconds (CLOCK_REALTIME).
     @Sendable
-    public static func systemClock() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    public static func systemClock() -> Int64 { wallClockMillis() }
 }

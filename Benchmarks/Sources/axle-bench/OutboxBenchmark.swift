@@ -64,12 +64,8 @@ struct OutboxBenchmark: ParsableCommand {
         policy.classes[.telemetry]?.batchSeconds = batchSeconds
         let recorder = TelemetryRecorder(
             decoder: decoder, outbox: outbox, topics: topics, profile: profile, policy: policy,
-            wallClockMillis: {
-                // Now, not the frames' 2026-01-01: records carry an expiry that the drain benchmark must not hit.
-                var now = timespec()
-                clock_gettime(CLOCK_REALTIME, &now)
-                return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-            })
+            // Now, not the frames' 2026-01-01: records carry an expiry that the drain benchmark must not hit.
+            wallClockMillis: OutboxConfiguration.systemClock)
         let start = ClockSample.now()
         for frame in frames { recorder.record(frame) }
         recorder.flush()
