@@ -1,3 +1,4 @@
+import AxleBase
 import CANFrames
 import DBC
 import Outbox
@@ -34,9 +35,9 @@ public final class TelemetryRecorder {
     private let log: @Sendable (String) -> Void
     private var builder: TelemetryBatchBuilder
     private var decoded: DecodedFrame
-    /// Frame time (µs) at which the open batch began, and the wall time it was last written out.
+    /// Frame time (µs) and monotonic wall time at which the open batch began.
     private var batchStartMicros: Int64?
-    private var lastFlushWall: Double = 0
+    private var batchStartWall = 0.0
     public private(set) var statistics = Statistics()
 
     public init(
@@ -80,7 +81,10 @@ public final class TelemetryRecorder {
         if let start = batchStartMicros {
             if Double(micros - start) >= batchMicros { flush() }
         }
-        if batchStartMicros == nil { batchStartMicros = micros }
+        if batchStartMicros == nil {
+            batchStartMicros = micros
+            batchStartWall = monotonicSeconds()
+        }
         for signal in decoded.signals {
             let index = Int(signal.signalIndex)
             switch decoder.signals[index].rawValue(signal.rawBits) {
@@ -94,10 +98,12 @@ public final class TelemetryRecorder {
         if builder.sampleCount >= maximumSamples { flush() }
     }
 
-    /// Closes the open batch when the bus has been quiet for a batch interval of wall time.
+    /// Closes the open batch once it has been open for a batch interval of wall time, so that a bus that falls
+    /// silent still gets its last samples out (the frames' clock, which normally closes batches, has stopped).
+    /// `wallSeconds` is the monotonic clock.
     public func tick(wallSeconds: Double) {
-        if builder.isEmpty { lastFlushWall = wallSeconds; return }
-        if wallSeconds - lastFlushWall >= batchMicros / 1e6 { flush() }
+        guard batchStartMicros != nil else { return }
+        if wallSeconds - batchStartWall >= batchMicros / 1e6 { flush() }
     }
 
     /// Writes the open batch to the outbox now (graceful shutdown, end of a replay, batch interval).

@@ -44,6 +44,34 @@ struct UplinkScenarioTests {
         #expect(received.undecodable == 0)
     }
 
+    @Test func atRealTimeSpeedEachRecordHoldsAFullBatchInterval() throws {
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "car-batch")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-batch/telemetry"])
+        let agent = try harness.start(
+            broker: broker.url, ["--simulate", "city-drive", "--simulate-speed", "1", "--telemetry-batch", "1"])
+        usleep(4_500_000)
+        agent.send(signal: SIGTERM)
+        #expect(agent.wait(timeoutSeconds: 5) == 0)
+        #expect(try harness.drain(broker: broker.url, run: 1) == 0)
+        let last = try OutboxStore.readStatistics(path: harness.outboxPath).lastSequence
+        #expect(waitUntil(timeoutSeconds: 10) { Received(subscriber.messages()).sequences.count >= Int(last) })
+        // 4.5 s of driving in 1 s batches: four full records and the part-batch written at shutdown, not a record
+        // per read of the simulator.
+        #expect((4...6).contains(last), "\(last) telemetry records")
+        // One copy per sequence number (the record in flight at SIGTERM may arrive twice), in sequence order.
+        var batches: [UInt64: DecodedBatch] = [:]
+        for message in subscriber.messages() {
+            if let batch = try? TelemetryPayloadDecoder.decode(message.payload) { batches[batch.sequence] = batch }
+        }
+        let spans = batches.keys.sorted().map { sequence in
+            let times = batches[sequence]!.samples.map(\.timeMicros)
+            return (times.max() ?? 0) - (times.min() ?? 0)
+        }
+        #expect(spans.dropLast().allSatisfy { $0 >= 900_000 }, "\(spans)")
+    }
+
     @Test func killedFiftyTimesWhileBufferingAndDrainingLosesNothing() throws {
         let broker = try MosquittoBroker()
         // Buffering runs point the agent at a port where nothing listens (no network), draining runs at the broker.
@@ -81,11 +109,12 @@ struct UplinkScenarioTests {
         let broker = try MosquittoBroker()
         let harness = try AgentHarness(vehicleID: "car-restart")
         defer { harness.cleanUp() }
-        // 2,000 simulated seconds in 0.2 s batches, recorded while no broker is reachable: 10,000 records.
+        // 2,100 simulated seconds in 0.2 s batches (each closes at the first frame 0.2 s after it opened, so a little
+        // longer), recorded while no broker is reachable: over 10,000 records.
         let closedPort = try LoopbackPort.free()
         let recorder = try harness.start(
             broker: "mqtt://127.0.0.1:\(closedPort)",
-            ["--simulate", "city-drive", "--simulate-speed", "max", "--simulate-duration", "2000", "--telemetry-batch", "0.2"])
+            ["--simulate", "city-drive", "--simulate-speed", "max", "--simulate-duration", "2100", "--telemetry-batch", "0.2"])
         #expect(waitUntil(timeoutSeconds: 120) { harness.log().contains("source ended") }, "\(harness.log())")
         recorder.send(signal: SIGTERM)
         #expect(recorder.wait(timeoutSeconds: 5) == 0)
