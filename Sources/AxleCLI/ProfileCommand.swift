@@ -1,0 +1,336 @@
+import ArgumentParser
+import AxleBase
+import DBC
+import FirmwareProfile
+import TOML
+
+/// `axle profile …`: check and show firmware profiles.
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Validate and show firmware profiles (a folder with profile.toml and its DBC files).",
+        discussion: "docs/profiles.md describes every key of profile.toml and every check.",
+        subcommands: [ProfileValidateCommand.self, ProfileShowCommand.self]
+    )
+}
+
+/// `axle profile validate`: every problem of a profile folder, with file:line, or one line saying it is valid.
+struct ProfileValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a firmware profile and list every problem with its file and line.",
+        discussion: "Exit codes: 0 the profile is valid (warnings allowed); 1 it has errors."
+    )
+
+    @Argument(help: ArgumentHelp("The profile folder (it holds profile.toml).", valueName: "dir"))
+    var directory: String
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let report = ProfileLoader.validate(directory: directory)
+        let output = TextOutput()
+        if json {
+            output.write(ProfileDescription.validationJSON(report).rendered(indent: 2) + "\n")
+        } else {
+            output.write(ProfileDescription.validationText(report))
+        }
+        output.flush()
+        if !report.isValid { throw ExitCode(1) }
+    }
+}
+
+/// `axle profile show`: what a profile holds, as tables (or JSON).
+struct ProfileShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a firmware profile's buses, signal catalog, rules, events and commands.",
+        discussion: "A profile with errors is not shown; its problems are listed as by 'axle profile validate'."
+    )
+
+    @Argument(help: ArgumentHelp("The profile folder (it holds profile.toml).", valueName: "dir"))
+    var directory: String
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let report = ProfileLoader.validate(directory: directory)
+        let output = TextOutput()
+        guard let profile = report.profile, report.isValid else {
+            output.write(ProfileDescription.validationText(report))
+            output.flush()
+            throw ExitCode(1)
+        }
+        if json {
+            output.write(ProfileDescription.json(profile).rendered(indent: 2) + "\n")
+        } else {
+            output.write(ProfileDescription.text(profile))
+            for warning in report.warnings { output.write("\(warning)\n") }
+        }
+    }
+}
+
+/// Renders profiles and validation reports for people (text) and for programs (JSON).
+enum ProfileDescription {
+    // MARK: Validation
+
+    static func validationText(_ report: ProfileValidationReport) -> String {
+        var out = ""
+        if let profile = report.profile, report.isValid {
+            out += "\(profile.name) \(profile.firmware): valid — \(counts(profile))"
+            if !report.warnings.isEmpty { out += " (\(plural(report.warnings.count, "warning")))" }
+            out += "\n"
+            for warning in report.warnings { out += "\(warning)\n" }
+            return out
+        }
+        for problem in report.problems { out += "\(problem)\n" }
+        var tally = plural(report.errors.count, "error")
+        if !report.warnings.isEmpty { tally += ", " + plural(report.warnings.count, "warning") }
+        out += "\(tally): the profile in \(report.directory) cannot be used until the errors are fixed\n"
+        return out
+    }
+
+    static func validationJSON(_ report: ProfileValidationReport) -> JSONValue {
+        .object([
+            ("valid", .bool(report.isValid)),
+            ("profile", report.profile.map(summaryJSON) ?? .null),
+            ("problems", .array(report.problems.map { problem in
+                .object([
+                    ("path", .string(problem.path)),
+                    ("line", .integer(Int128(problem.line))),
+                    ("severity", .string(problem.severity)),
+                    ("message", .string(problem.message)),
+                ])
+            })),
+        ])
+    }
+
+    static func summaryJSON(_ profile: FirmwareProfile) -> JSONValue {
+        .object([
+            ("name", .string(profile.name)),
+            ("platform", .string(profile.platform)),
+            ("firmware", .string(profile.firmware)),
+            ("directory", .string(profile.directory)),
+            ("buses", .integer(Int128(profile.buses.count))),
+            ("signals", .integer(Int128(profile.catalog.count))),
+            ("rules", .integer(Int128(profile.rules.count))),
+            ("events", .integer(Int128(profile.events.count))),
+            ("commands", .integer(Int128(profile.commands.count))),
+            ("areas", .integer(Int128(profile.areas.count))),
+        ])
+    }
+
+    /// "1 bus, 28 signals, 9 rules, 5 events, 7 commands" (and areas when there are any).
+    static func counts(_ profile: FirmwareProfile) -> String {
+        var parts = [
+            plural(profile.buses.count, "bus", "buses"), plural(profile.catalog.count, "signal"),
+            plural(profile.rules.count, "rule"), plural(profile.events.count, "event"),
+            plural(profile.commands.count, "command"),
+        ]
+        if !profile.areas.isEmpty { parts.append(plural(profile.areas.count, "area")) }
+        return parts.joined(separator: ", ")
+    }
+
+    // MARK: Show as text
+
+    static func text(_ profile: FirmwareProfile) -> String {
+        var out = "\(profile.name) \(profile.firmware) — \(profile.platform)\n\(profile.directory): \(counts(profile))\n"
+
+        out += "\nBuses\n"
+        out += table(["NAME", "DBC", "FD", "MESSAGES"], profile.buses.map { bus in
+            [bus.name, bus.dbcPath, bus.isFD ? "yes" : "no", String(bus.database.messages.count)]
+        })
+
+        out += "\nSignals\n"
+        let showBus = profile.buses.count > 1
+        out += table(["VSS NAME", "SOURCE", "UNIT", "STALE AFTER"], profile.catalog.map { entry in
+            [entry.name, (showBus ? entry.bus + " " : "") + entry.message + "." + entry.signal, entry.unit.isEmpty ? "-" : entry.unit,
+             duration(entry.staleAfterSeconds)]
+        })
+
+        if !profile.areas.isEmpty {
+            out += "\nAreas\n"
+            out += table(["NAME", "POSITION", "CIRCLES"], profile.areas.map { area in
+                [area.name, area.latitudeSignal + ", " + area.longitudeSignal,
+                 area.circles.map { "\($0.latitude),\($0.longitude) r=\(number($0.radiusMetres))m" }.joined(separator: "; ")]
+            })
+        }
+
+        out += "\nRules\n"
+        out += table(["NAME", "MODE", "ENABLED", "SIGNALS"], profile.rules.map { rule in
+            [rule.name, mode(rule.mode), rule.enabled ? "yes" : "no", rule.signals.joined(separator: ", ")]
+        })
+
+        out += "\nEvents\n"
+        out += table(["NAME", "PRIORITY", "WINDOW", "WHEN"], profile.events.map { event in
+            [event.name, event.priority.rawValue + (event.enabled ? "" : " (disabled)"),
+             "-\(duration(event.preTriggerSeconds)) +\(duration(event.postTriggerSeconds))", profile.text(of: event.condition)]
+        })
+
+        out += "\nCommands\n"
+        out += table(["NAME", "FRAME", "SET", "PRECONDITION", "CONFIRM"], profile.commands.map { command in
+            let message = profile.bus(named: command.bus)?.database.message(named: command.message)
+            let settings = command.signals.keys.sorted().map { key -> String in
+                switch command.signals[key]! {
+                case .constant(let value):
+                    // A value the DBC labels is shown by its label, as the profile writes it.
+                    if let signal = message?.signal(named: key),
+                        let label = signal.valueLabels.entries.first(where: { Double($0.value) * signal.factor + signal.offset == value })?.label
+                    {
+                        return "\(key)=\(label)"
+                    }
+                    return "\(key)=\(number(value))"
+                case .parameter(let name): return "\(key)=$\(name)"
+                }
+            }
+            var frame = "\(command.message) ×\(command.repeats)"
+            if command.repeats > 1 { frame += " every \(duration(command.intervalSeconds))" }
+            return [command.name, frame, settings.joined(separator: " "), command.precondition.map(profile.text(of:)) ?? "-",
+                    (command.confirmation.map(profile.text(of:)) ?? "-") + " within \(duration(command.timeoutSeconds))"]
+        })
+        let parameters = profile.commands.flatMap { command in command.parameters.map { (command.name, $0) } }
+        if !parameters.isEmpty {
+            out += "\nCommand parameters\n"
+            out += table(["COMMAND", "PARAMETER", "RANGE", "DEFAULT"], parameters.map { command, parameter in
+                let unit = parameter.unit.isEmpty ? "" : " " + parameter.unit
+                return [command, parameter.name, "\(number(parameter.minimum))…\(number(parameter.maximum))\(unit)",
+                        parameter.defaultValue.map { number($0) + unit } ?? "required"]
+            })
+        }
+        return out
+    }
+
+    static func mode(_ mode: CollectionMode) -> String {
+        switch mode {
+        case .periodic(let interval): "every \(duration(interval))"
+        case .onChange(let deadband, let heartbeat):
+            "on change ±\(number(deadband))" + (heartbeat.map { ", at least every \(duration($0))" } ?? "")
+        case .aggregate(let window, let functions):
+            functions.map(\.rawValue).joined(separator: "/") + " over \(duration(window))"
+        }
+    }
+
+    /// Columns padded to their widest cell; the last column is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        guard !rows.isEmpty else { return "  (none)\n" }
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+        }
+        var out = ""
+        for row in all {
+            var line = " "
+            for (column, cell) in row.enumerated() {
+                line += " " + (column == row.count - 1 ? cell : DatabaseDescription.pad(cell, widths[column]))
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    // MARK: Show as JSON
+
+    static func json(_ profile: FirmwareProfile) -> JSONValue {
+        .object([
+            ("name", .string(profile.name)),
+            ("platform", .string(profile.platform)),
+            ("firmware", .string(profile.firmware)),
+            ("directory", .string(profile.directory)),
+            ("buses", .array(profile.buses.map { bus in
+                .object([("name", .string(bus.name)), ("dbc", .string(bus.dbcPath)), ("fd", .bool(bus.isFD)), ("line", line(bus.line))])
+            })),
+            ("signals", .array(profile.catalog.map { entry in
+                .object([
+                    ("name", .string(entry.name)), ("bus", .string(entry.bus)), ("message", .string(entry.message)),
+                    ("signal", .string(entry.signal)), ("unit", .string(entry.unit)),
+                    ("stale_after_s", .number(entry.staleAfterSeconds)), ("line", line(entry.line)),
+                ])
+            })),
+            ("areas", .array(profile.areas.map { area in
+                .object([
+                    ("name", .string(area.name)), ("latitude", .string(area.latitudeSignal)),
+                    ("longitude", .string(area.longitudeSignal)),
+                    ("circles", .array(area.circles.map { circle in
+                        .object([("latitude", .number(circle.latitude)), ("longitude", .number(circle.longitude)), ("radius_m", .number(circle.radiusMetres))])
+                    })),
+                    ("line", line(area.line)),
+                ])
+            })),
+            ("rules", .array(profile.rules.map { rule in
+                .object([
+                    ("name", .string(rule.name)), ("signals", .array(rule.signals.map { .string($0) })),
+                    ("mode", modeJSON(rule.mode)), ("enabled", .bool(rule.enabled)), ("line", line(rule.line)),
+                ])
+            })),
+            ("events", .array(profile.events.map { event in
+                .object([
+                    ("name", .string(event.name)), ("when", .string(event.conditionText)),
+                    ("parsed", .string(profile.text(of: event.condition))), ("priority", .string(event.priority.rawValue)),
+                    ("capture", .array(event.capture.map { .string($0) })), ("pre_trigger_s", .number(event.preTriggerSeconds)),
+                    ("post_trigger_s", .number(event.postTriggerSeconds)), ("enabled", .bool(event.enabled)),
+                    ("line", line(event.line)),
+                ])
+            })),
+            ("commands", .array(profile.commands.map { command in
+                .object([
+                    ("name", .string(command.name)), ("bus", .string(command.bus)), ("message", .string(command.message)),
+                    ("set", .object(command.signals.keys.sorted().map { key in
+                        switch command.signals[key]! {
+                        case .constant(let value): (key, .number(value))
+                        case .parameter(let name): (key, .string("$" + name))
+                        }
+                    })),
+                    ("parameters", .array(command.parameters.map { parameter in
+                        .object([
+                            ("name", .string(parameter.name)), ("min", .number(parameter.minimum)), ("max", .number(parameter.maximum)),
+                            ("default", parameter.defaultValue.map { .number($0) } ?? .null), ("unit", .string(parameter.unit)),
+                        ])
+                    })),
+                    ("counter", .optional(command.counterSignal)), ("repeat", .integer(Int128(command.repeats))),
+                    ("interval_s", .number(command.intervalSeconds)),
+                    ("precondition", .optional(command.precondition.map(profile.text(of:)))),
+                    ("confirm", .optional(command.confirmation.map(profile.text(of:)))),
+                    ("timeout_s", .number(command.timeoutSeconds)), ("line", line(command.line)),
+                ])
+            })),
+        ])
+    }
+
+    static func modeJSON(_ mode: CollectionMode) -> JSONValue {
+        switch mode {
+        case .periodic(let interval):
+            .object([("periodic_s", .number(interval))])
+        case .onChange(let deadband, let heartbeat):
+            .object([("on_change", .object([("deadband", .number(deadband)), ("heartbeat_s", heartbeat.map { .number($0) } ?? .null)]))])
+        case .aggregate(let window, let functions):
+            .object([("aggregate", .object([("window_s", .number(window)), ("functions", .array(functions.map { .string($0.rawValue) }))]))])
+        }
+    }
+
+    // MARK: Formatting
+
+    static func line(_ value: Int) -> JSONValue { .integer(Int128(value)) }
+
+    static func plural(_ count: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
+        "\(count) \(count == 1 ? singular : pluralForm ?? singular + "s")"
+    }
+
+    static func number(_ value: Double) -> String {
+        DatabaseDescription.format(value)
+    }
+
+    /// `250ms`, `10s`, `5min`, `2h`: the largest unit that gives a whole number, else seconds.
+    static func duration(_ seconds: Double) -> String {
+        if seconds == 0 { return "0s" }
+        if seconds >= 3600, (seconds / 3600).rounded() == seconds / 3600 { return number(seconds / 3600) + "h" }
+        if seconds >= 60, (seconds / 60).rounded() == seconds / 60 { return number(seconds / 60) + "min" }
+        if seconds < 1 {
+            let milliseconds = (seconds * 1000 * 1000).rounded() / 1000
+            return number(milliseconds) + "ms"
+        }
+        return number(seconds) + "s"
+    }
+}

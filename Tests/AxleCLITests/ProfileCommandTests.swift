@@ -1,0 +1,124 @@
+import AxleTestSupport
+import Testing
+
+/// End-to-end: the built `axle` on the shipped profiles and on broken copies written here.
+@Suite("axle profile", .serialized)
+struct ProfileCommandTests {
+    let profiles = AxleProcess.packageRoot + "/Firmware-Profiles"
+
+    /// A copy of the demo sedan in a folder named `demo-sedan` (under a fresh temporary folder, which the caller
+    /// removes), with `edit` applied to its profile.toml.
+    func brokenSedan(_ edit: (String) -> String) throws -> String {
+        let root = try AxleProcess.makeTemporaryDirectory()
+        let directory = root + "/demo-sedan"
+        _ = try ChildProcess.run("/bin/mkdir", [directory])
+        let dbc = AxleProcess.readText(profiles + "/demo-sedan/demo_sedan.dbc")
+        _ = try AxleProcess.writeFile(directory + "/demo_sedan.dbc", dbc)
+        _ = try AxleProcess.writeFile(directory + "/profile.toml", edit(AxleProcess.readText(profiles + "/demo-sedan/profile.toml")))
+        return directory
+    }
+
+    @Test("validate prints one line for a valid profile and exits 0")
+    func validProfiles() throws {
+        let sedan = try AxleProcess.run(["profile", "validate", profiles + "/demo-sedan"])
+        #expect(sedan.status == 0, "\(sedan.stdout)\(sedan.stderr)")
+        #expect(sedan.stdout == "demo-sedan 1.0.0: valid — 1 bus, 28 signals, 9 rules, 5 events, 7 commands\n")
+        let truck = try AxleProcess.run(["profile", "validate", profiles + "/fleet-truck-j1939"])
+        #expect(truck.status == 0, "\(truck.stdout)\(truck.stderr)")
+        #expect(truck.stdout == "fleet-truck-j1939 2.3.1: valid — 1 bus, 17 signals, 8 rules, 5 events, 3 commands, 1 area\n")
+    }
+
+    @Test("validate lists every problem as path:line: error: message, then a count, and exits 1")
+    func invalidProfile() throws {
+        let directory = try brokenSedan { text in
+            replacing(
+                replacing(text, "platform = \"Demo Sedan PHEV\"", "platform = \"Demo Sedan PHEV\"\nvendor = \"Axle\""),
+                "when = \"Vehicle.Powertrain.CombustionEngine.ECT > 110", "when = \"Vehicle.Powertrain.CombustionEngine.ECT = 110")
+        }
+        defer { removeTree(parent(directory)) }
+        let result = try AxleProcess.run(["profile", "validate", directory])
+        #expect(result.status == 1)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(result.stdout)")
+        #expect(lines.first == "\(directory)/profile.toml:11: error: unknown key 'vendor' in [profile]; known keys: name, platform, firmware")
+        #expect(lines.dropFirst().first?.hasPrefix("\(directory)/profile.toml:") == true)
+        #expect(lines.dropFirst().first?.hasSuffix(": error: in 'when' at character 41: expected a comparison operator after 'Vehicle.Powertrain.CombustionEngine.ECT', found '=' (did you mean '=='?)") == true)
+        #expect(lines.last == "2 errors: the profile in \(directory) cannot be used until the errors are fixed")
+    }
+
+    @Test("validate --json gives valid, the profile and every problem")
+    func json() throws {
+        let valid = try AxleProcess.run(["profile", "validate", "--json", profiles + "/demo-sedan"])
+        #expect(valid.status == 0)
+        #expect(valid.stdout.contains("\"valid\": true"))
+        #expect(valid.stdout.contains("\"name\": \"demo-sedan\""))
+        #expect(valid.stdout.contains("\"problems\": []"))
+
+        let directory = try brokenSedan { replacing($0, "firmware = \"1.0.0\"", "firmware = 1") }
+        defer { removeTree(parent(directory)) }
+        let invalid = try AxleProcess.run(["profile", "validate", "--json", directory])
+        #expect(invalid.status == 1)
+        #expect(invalid.stdout.contains("\"valid\": false"))
+        #expect(invalid.stdout.contains("\"profile\": null"))
+        #expect(invalid.stdout.contains("""
+                  "path": "\(directory)/profile.toml",
+                  "line": 11,
+                  "severity": "error",
+                  "message": "'firmware' in [profile] must be a string, found the integer 1"
+            """))
+    }
+
+    @Test("show prints the catalog, rules, events and commands, with labels as written")
+    func show() throws {
+        let result = try AxleProcess.run(["profile", "show", profiles + "/demo-sedan"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for expected in [
+            "demo-sedan 1.0.0 — Demo Sedan PHEV",
+            "Vehicle.Speed", "VehicleMotion.VehicleSpeed", "km/h",
+            "engine-statistics", "min/max/mean over 10s",
+            "crash", "critical", "rising(Vehicle.Private.Safety.CrashDetected == \"Yes\")",
+            "trunk.open", "TrunkCommand ×3 every 20ms", "Vehicle.Powertrain.Transmission.CurrentGear == \"P\"",
+            "LockRequest=Unlock", "16…28 celsius", "21 celsius",
+        ] {
+            #expect(result.stdout.contains(expected), "\(expected)")
+        }
+        let json = try AxleProcess.run(["profile", "show", "--json", profiles + "/fleet-truck-j1939"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains("\"when\": \"(Vehicle.Speed == 0 and not inside(depots)) for 10min\""))
+        #expect(json.stdout.contains("\"radius_m\": 500.0"))
+    }
+
+    @Test("show refuses a broken profile with its problems")
+    func showBroken() throws {
+        let directory = try brokenSedan { replacing($0, "[buses.body]", "[buses.body]\nfd = \"no\"") }
+        defer { removeTree(parent(directory)) }
+        let result = try AxleProcess.run(["profile", "show", directory])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("profile.toml:14: error: 'fd' in [buses.body] must be true or false, found the string \"no\""))
+    }
+
+    @Test("a folder without a profile, and a missing argument")
+    func usageErrors() throws {
+        let missing = try AxleProcess.run(["profile", "validate", "/nonexistent"])
+        #expect(missing.status == 1)
+        #expect(missing.stdout.hasPrefix("/nonexistent/profile.toml: error: cannot read the file: No such file or directory"))
+        let noArgument = try AxleProcess.run(["profile", "validate"])
+        #expect(noArgument.status == 64)
+    }
+}
+
+/// The folder that holds `path`.
+private func parent(_ path: String) -> String {
+    String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+}
+
+/// `text` with the first occurrence of `target` replaced (no Foundation in the tests either).
+private func replacing(_ text: String, _ target: String, _ replacement: String) -> String {
+    var result = text
+    guard let range = result.firstRange(of: target) else {
+        Issue.record("'\(target)' is not in the text")
+        return text
+    }
+    result.replaceSubrange(range, with: replacement)
+    return result
+}
