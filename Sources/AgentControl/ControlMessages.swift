@@ -1,0 +1,159 @@
+import AxleBase
+
+/// One request to the agent, as `axle` sends it on the control socket (one JSON line; docs/control.md).
+public enum ControlRequest: Sendable, Equatable {
+    /// `{"request":"status"}`: the agent's health at a glance.
+    case status
+    /// `{"request":"signals","filter":"Vehicle.Speed"}`: the latest decoded values; `filter` as in `SignalFilter`.
+    case signals(filter: String?)
+    /// `{"request":"outbox"}`: what the outbox holds and what it lost.
+    case outbox
+    /// `{"request":"events","limit":20}`: the most recent triggered events, newest first.
+    case events(limit: Int)
+    /// `{"request":"rules"}`: the collection rules and whether each is on.
+    case rules
+    /// `{"request":"set-rule","name":"x","enabled":false}`: switches a collection rule on or off (privileged).
+    case setRule(name: String, enabled: Bool)
+
+    /// How many events `events` returns when the request names no limit.
+    public static let defaultEventLimit = 20
+    /// The most events one request may ask for.
+    public static let maximumEventLimit = 1000
+
+    /// The request's name on the wire ("status", "set-rule", …).
+    public var name: String {
+        switch self {
+        case .status: "status"
+        case .signals: "signals"
+        case .outbox: "outbox"
+        case .events: "events"
+        case .rules: "rules"
+        case .setRule: "set-rule"
+        }
+    }
+
+    /// Whether the request changes what the agent does; such requests are only for privileged callers
+    /// (`ControlPolicy`), the others for anyone who may open the socket.
+    public var changesState: Bool {
+        if case .setRule = self { return true }
+        return false
+    }
+
+    /// The request as sent on the socket.
+    public func toJSON() -> JSONValue {
+        var members: [(String, JSONValue)] = [("request", .string(name))]
+        switch self {
+        case .status, .outbox, .rules: break
+        case .signals(let filter): if let filter { members.append(("filter", .string(filter))) }
+        case .events(let limit): members.append(("limit", .count(limit)))
+        case .setRule(let name, let enabled):
+            members.append(("name", .string(name)))
+            members.append(("enabled", .bool(enabled)))
+        }
+        return .object(members)
+    }
+
+    /// Reads a request; a failure is the response to send back (`unknown-request` or `bad-request`).
+    public init(json: JSONValue) throws(ControlFailure) {
+        let decoded: ControlRequest?
+        let name: String
+        do throws(ControlDecodingError) {
+            let reader = try JSONObjectReader(json)
+            name = try reader.string("request")
+            decoded = try Self.decode(name, reader)
+        } catch {
+            throw ControlFailure(.badRequest, "malformed request: \(error)")
+        }
+        guard let decoded else {
+            throw ControlFailure(
+                .unknownRequest,
+                "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules and set-rule")
+        }
+        self = decoded
+    }
+
+    /// The request named `name`, or nil when there is no such request.
+    private static func decode(_ name: String, _ reader: JSONObjectReader) throws(ControlDecodingError) -> ControlRequest? {
+        switch name {
+        case "status": return .status
+        case "signals":
+            let filter = try reader.optionalString("filter")
+            return .signals(filter: filter?.isEmpty == true ? nil : filter)
+        case "outbox": return .outbox
+        case "events":
+            let limit = try reader.optionalInteger("limit", as: Int.self) ?? defaultEventLimit
+            guard (1...maximumEventLimit).contains(limit) else {
+                throw ControlDecodingError(field: "limit", message: "must be between 1 and \(maximumEventLimit), not \(limit)")
+            }
+            return .events(limit: limit)
+        case "rules": return .rules
+        case "set-rule":
+            let rule = try reader.string("name")
+            guard !rule.isEmpty else { throw ControlDecodingError(field: "name", message: "must name a rule") }
+            return .setRule(name: rule, enabled: try reader.bool("enabled"))
+        default: return nil
+        }
+    }
+}
+
+/// Why the agent refused or failed a request: the `code` of an `{"ok":false,…}` response. New codes may be added;
+/// an unknown code from a newer agent is kept as it came.
+public struct ControlErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    /// The caller may not make this request (state-changing requests need root).
+    public static let permissionDenied = ControlErrorCode(rawValue: "permission-denied")
+    /// The agent does not know the request's name (an older agent, or a typo in a hand-written request).
+    public static let unknownRequest = ControlErrorCode(rawValue: "unknown-request")
+    /// The request line was not a valid request: not JSON, too long, a missing or mistyped field, or not sent in time.
+    public static let badRequest = ControlErrorCode(rawValue: "bad-request")
+    /// The agent understood the request but could not carry it out (an unknown rule, a failing component).
+    public static let failed = ControlErrorCode(rawValue: "failed")
+
+    public var description: String { rawValue }
+}
+
+/// A refused or failed request, as the agent reports it: what went wrong and what to do, for a person to read.
+public struct ControlFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: ControlErrorCode
+    public let message: String
+
+    /// A failure; `message` says what went wrong and what to do next.
+    public init(_ code: ControlErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The agent's answer: one JSON line, `{"ok":true,"result":{…}}` or `{"ok":false,"error":"…","code":"…"}`.
+public enum ControlResponse: Sendable, Equatable {
+    case success(JSONValue)
+    case failure(ControlFailure)
+
+    /// The response as sent on the socket.
+    public func toJSON() -> JSONValue {
+        switch self {
+        case .success(let result): .object([("ok", true), ("result", result)])
+        case .failure(let failure):
+            .object([("ok", false), ("error", .string(failure.message)), ("code", .string(failure.code.rawValue))])
+        }
+    }
+
+    /// Reads a response line's document.
+    public init(json: JSONValue) throws(ControlDecodingError) {
+        let reader = try JSONObjectReader(json)
+        if try reader.bool("ok") {
+            self = .success(try reader.value("result"))
+        } else {
+            self = .failure(ControlFailure(
+                ControlErrorCode(rawValue: try reader.optionalString("code") ?? ControlErrorCode.failed.rawValue),
+                try reader.string("error")))
+        }
+    }
+}
