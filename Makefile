@@ -2,8 +2,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 FUZZ_SECONDS ?= 60
-SAMPLE_DBC := Firmware-Profiles/demo-sedan/demo_sedan.dbc
-SAMPLE_LOG := Firmware-Profiles/demo-sedan/sample-drive.log
 
 .PHONY: setup build test unit-test kernel-test differential-test fuzz-replay demo bench fuzz clean
 
@@ -28,7 +26,7 @@ kernel-test: setup
 	swift build --build-tests
 	./scripts/uml/selftest.sh
 	AXLE_KERNEL_TESTS=1 ./scripts/uml/run-in-guest.sh --timeout 600 -- \
-		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter KernelCANTests
+		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter "KernelCANTests|KernelAgentTests"
 
 differential-test: setup
 	swift build --product axle
@@ -37,18 +35,12 @@ differential-test: setup
 fuzz-replay: setup
 	./scripts/fuzz.sh replay
 
-# The main job, for now: decode a bundled recording of the demo sedan with the project's own DBC.
+# The main job: the agent on the simulated demo sedan against a private mosquitto, a blind spot and its backlog,
+# a coolant-overheat alert, the technician's CLI, and a summary (scripts/demo.py; about a minute).
 demo: setup
 	swift build -c release --product axle
-	@echo; echo "== axle dbc inspect $(SAMPLE_DBC) (first messages)"
-	@.build/release/axle dbc inspect $(SAMPLE_DBC) | head -25
-	@echo; echo "== axle dbc decode: a readable table (first frames of $(SAMPLE_LOG))"
-	@.build/release/axle dbc decode --dbc $(SAMPLE_DBC) $(SAMPLE_LOG) | head -24
-	@echo; echo "== axle dbc decode --format jsonl (one JSON object per frame)"
-	@.build/release/axle dbc decode --format jsonl --dbc $(SAMPLE_DBC) $(SAMPLE_LOG) | head -3
-	@echo; echo "== axle dbc encode: a trunk-open command frame"
-	@.build/release/axle dbc encode --dbc $(SAMPLE_DBC) TrunkCommand TrunkOpenRequest=1 TrunkCommandCounter=3
-	@echo; printf "== decoded %s frames of %s\n" "$$(.build/release/axle dbc decode --format jsonl --dbc $(SAMPLE_DBC) $(SAMPLE_LOG) | grep -c '"sig"')" "$(SAMPLE_LOG)"
+	swift build -c release --product axled
+	.venv/bin/python scripts/demo.py --bin .build/release
 
 bench: setup
 	./scripts/bench.sh
@@ -58,3 +50,54 @@ fuzz: setup
 
 clean:
 	rm -rf .build Benchmarks/.build Fuzz/.build
+
+# Installs the agent as a systemd service (Systemd/README.md): binaries, unit, sysusers, tmpfiles and sysctl
+# snippets, networkd examples, firmware profiles. Packagers set DESTDIR (a staging root) and PREFIX. BUILD_DIR names
+# an existing bin directory to install from (e.g. .build/debug) instead of building release binaries first.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/axle
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERS_DIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILES_DIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCTL_DIR ?= $(PREFIX)/lib/sysctl.d
+BUILD_DIR ?=
+# The executables to install: axle-fleet only once Package.swift declares it (recursive `=`: looked up on use only).
+INSTALL_PRODUCTS = axle axled $(if $(shell grep -s 'executable.name: "axle-fleet"' Package.swift),axle-fleet)
+INSTALL_PROFILES = $(notdir $(wildcard Firmware-Profiles/*))
+
+.PHONY: install uninstall
+
+install:
+	@set -euo pipefail; \
+	bin_dir="$(BUILD_DIR)"; \
+	if [ -z "$$bin_dir" ]; then swift build -c release; bin_dir="$$(swift build -c release --show-bin-path)"; fi; \
+	for product in $(INSTALL_PRODUCTS); do \
+		[ -x "$$bin_dir/$$product" ] || { echo "make install: $$bin_dir/$$product is missing: build it first (swift build -c release), or leave BUILD_DIR unset" >&2; exit 1; }; \
+	done; \
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(SYSUSERS_DIR)" "$(DESTDIR)$(TMPFILES_DIR)" \
+		"$(DESTDIR)$(SYSCTL_DIR)" "$(DESTDIR)$(DATADIR)/examples" "$(DESTDIR)$(DATADIR)/profiles"; \
+	for product in $(INSTALL_PRODUCTS); do install -m 0755 "$$bin_dir/$$product" "$(DESTDIR)$(BINDIR)/$$product"; done; \
+	sed 's|@BINDIR@|$(BINDIR)|g' Systemd/axled.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/axled.service"; \
+	chmod 0644 "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/axled.service"; \
+	install -m 0644 Systemd/axle.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/axle.conf"; \
+	install -m 0644 Systemd/axle.tmpfiles "$(DESTDIR)$(TMPFILES_DIR)/axle.conf"; \
+	install -m 0644 Systemd/90-axle-can.conf "$(DESTDIR)$(SYSCTL_DIR)/90-axle-can.conf"; \
+	install -m 0644 Systemd/80-can0.network Systemd/81-can1-fd.network "$(DESTDIR)$(DATADIR)/examples/"; \
+	for profile in $(INSTALL_PROFILES); do \
+		rm -rf "$(DESTDIR)$(DATADIR)/profiles/$$profile"; \
+		cp -R "Firmware-Profiles/$$profile" "$(DESTDIR)$(DATADIR)/profiles/$$profile"; \
+		chmod -R u=rwX,go=rX "$(DESTDIR)$(DATADIR)/profiles/$$profile"; \
+	done; \
+	if [ -f docs/axled.example.toml ]; then install -m 0644 docs/axled.example.toml "$(DESTDIR)$(DATADIR)/axled.toml.example"; fi; \
+	echo "make install: installed $(strip $(INSTALL_PRODUCTS)), axled.service and profiles ($(INSTALL_PROFILES)) under $(DESTDIR)$(PREFIX)"; \
+	if [ -z "$(DESTDIR)" ]; then \
+		echo "next: systemd-sysusers && systemd-tmpfiles --create axle.conf && sysctl --system && systemctl daemon-reload && systemctl enable --now axled"; \
+	fi
+
+uninstall:
+	rm -f $(foreach product,axle axled axle-fleet,"$(DESTDIR)$(BINDIR)/$(product)") \
+		"$(DESTDIR)$(SYSTEMD_UNIT_DIR)/axled.service" "$(DESTDIR)$(SYSUSERS_DIR)/axle.conf" \
+		"$(DESTDIR)$(TMPFILES_DIR)/axle.conf" "$(DESTDIR)$(SYSCTL_DIR)/90-axle-can.conf"
+	rm -rf "$(DESTDIR)$(DATADIR)"

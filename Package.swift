@@ -18,6 +18,10 @@ let package = Package(
         .library(name: "MQTTUplink", targets: ["MQTTUplink"]),
         .library(name: "AxleAgent", targets: ["AxleAgent"]),
         .library(name: "VehicleSimulator", targets: ["VehicleSimulator"]),
+        .library(name: "TOML", targets: ["TOML"]),
+        .library(name: "FirmwareProfile", targets: ["FirmwareProfile"]),
+        .library(name: "Collection", targets: ["Collection"]),
+        .library(name: "AgentControl", targets: ["AgentControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,18 +54,27 @@ let package = Package(
         ),
         // MQTT over libmosquitto: TLS, sessions, Last Will, jittered reconnects, acknowledged publishes.
         .target(name: "MQTTUplink", dependencies: ["AxleBase", "CMosquitto"]),
-        // The agent's pipeline: sources → decoder → recorder → outbox → uplink.
+        // TOML 1.0 for profiles and the agent configuration, with file:line in every error (and no Foundation).
+        .target(name: "TOML", dependencies: ["AxleBase"]),
+        // Firmware profiles: buses and DBCs, the VSS signal catalog, collection rules, events, command definitions.
+        .target(name: "FirmwareProfile", dependencies: ["AxleBase", "CANFrames", "DBC", "TOML"]),
+        // The collection engine: periodic, on-change and aggregated samples; condition-triggered events with windows.
+        .target(name: "Collection", dependencies: ["AxleBase", "FirmwareProfile"]),
+        // The control socket between `axled` and `axle`: requests, reports, the server and the client.
+        .target(name: "AgentControl", dependencies: ["AxleBase", "Outbox"]),
+        // The agent's pipeline: sources → decoder → collection → outbox → uplink, its configuration and control.
         .target(
             name: "AxleAgent",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
+                "TOML", "FirmwareProfile", "Collection", "AgentControl",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
         .target(
             name: "AxleCLI",
             dependencies: [
-                "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator",
+                "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TOML", "FirmwareProfile", "AgentControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,15 +94,22 @@ let package = Package(
         .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),
         .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
-        .testTarget(name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase", "AxleTestSupport"]),
+        .testTarget(
+            name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase", "AgentControl", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "AxleTestSupport"]),
         .testTarget(name: "TelemetryPayloadTests", dependencies: ["TelemetryPayload", "AxleTestSupport"]),
         .testTarget(name: "MQTTUplinkTests", dependencies: ["MQTTUplink", "AxleTestSupport"]),
         .testTarget(
             name: "AxleAgentTests",
-            dependencies: ["AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "AxleTestSupport"]
+            dependencies: [
+                "AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "CANFrames", "DBC", "AgentControl", "AxleTestSupport",
+            ]
         ),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
+        .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
+        .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile"]),
+        .testTarget(name: "AgentControlTests", dependencies: ["AgentControl", "AxleBase", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )

@@ -9,7 +9,7 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: C libraries the Swift targets link against, and the real peers the tests use.
 debs=(pkg-config libsqlite3-dev libmosquitto-dev libsocketcan-dev libzstd-dev
-      mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv)
+      mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv systemd)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,6 +31,9 @@ if ! "$venv/bin/python" -c 'import cantools, sys; sys.exit(cantools.__version__ 
 fi
 "$venv/bin/python" -c 'import google.protobuf as p, zstandard as z, sys; sys.exit((p.__version__, z.__version__) != ("7.36.2", "0.25.0"))' 2>/dev/null \
   || "$venv/bin/pip" install -q --disable-pip-version-check protobuf==7.36.2 zstandard==0.25.0  # examples/python (docs/payload.md)
+# The demo's subscriber and the benchmark's Python pipeline (scripts/demo.py, scripts/bench/python_agent.py).
+"$venv/bin/python" -c 'import can, paho.mqtt as m, sys; sys.exit((can.__version__, m.__version__) != ("4.6.1", "2.2.0"))' 2>/dev/null \
+  || "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 paho-mqtt==2.2.0
 
 # Reference corpora from PyPI: the opendbc wheel and the cantools source package (its tests/files/dbc).
 corpus=.corpus

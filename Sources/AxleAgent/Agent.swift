@@ -1,7 +1,9 @@
+import AgentControl
 import AxleBase
 import CANFrames
 import DBC
 import Dispatch
+import FirmwareProfile
 import MQTTUplink
 import Outbox
 import Synchronization
@@ -11,14 +13,15 @@ import TelemetryPayload
 import Glibc
 #endif
 
-/// The agent: frames → decoder → recorder → outbox → uplink, each blocking stage on its own thread, with a graceful
-/// shutdown on SIGTERM or SIGINT (the recorder's open batch is written, "offline" is published, exit 0).
+/// The agent: frames → decoder → collection → outbox → uplink, each blocking stage on its own thread, with a graceful
+/// shutdown on SIGTERM or SIGINT (the open batch is written, "offline" is published, exit 0) and systemd's
+/// readiness and watchdog notifications.
 public enum Agent {
     /// What one run did, printed at exit and read by the tests and benchmarks.
-    public struct Summary: Sendable {
-        public var recorder = TelemetryRecorder.Statistics()
-        public var drainer = OutboxDrainer.Statistics()
-        public var seconds = 0.0
+    struct Summary: Sendable {
+        var pipeline = AgentState.PipelineCounters()
+        var drainer = OutboxDrainer.Statistics()
+        var seconds = 0.0
     }
 
     /// Runs until SIGTERM/SIGINT (or, with `exitWhenDrained`, until the source has ended and the outbox is empty).
@@ -27,7 +30,8 @@ public enum Agent {
         let log = AgentLog(level: configuration.logLevel)
         do {
             let summary = try runPipeline(configuration, log: log)
-            log(.notice, "axled", "stopped after \(formatted(summary.seconds)) s: \(summary.recorder.frames) frames, \(summary.recorder.samples) samples, \(summary.recorder.records) records written; \(summary.drainer.published) published, \(summary.drainer.acknowledged) acknowledged, \(summary.drainer.deadLettered) dead-lettered")
+            let pipeline = summary.pipeline
+            log(.notice, "axled", "stopped after \(formatted(summary.seconds)) s: \(pipeline.frames) frames, \(pipeline.decodedSignals) signals decoded, \(pipeline.recorder.samples) samples and \(pipeline.eventsTriggered) events collected, \(pipeline.recorder.records) telemetry records written; \(summary.drainer.published) published, \(summary.drainer.acknowledged) acknowledged, \(summary.drainer.deadLettered) dead-lettered")
             return 0
         } catch {
             log(.error, "axled", "\(error)")
@@ -37,6 +41,7 @@ public enum Agent {
 
     static func runPipeline(_ configuration: AgentConfiguration, log: AgentLog) throws -> Summary {
         let started = monotonicSeconds()
+        let notifier = ServiceNotifier.fromEnvironment()
         // Signals are taken by one thread with sigwait; every thread started below inherits the blocked mask.
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -45,9 +50,8 @@ public enum Agent {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
+        let profile = configuration.profile
         let topics = try UplinkTopics(prefix: configuration.topicPrefix, vehicleID: configuration.vehicleID)
-        let database = try loadDatabase(configuration.dbcPath, log: log)
-        let decoder = CompiledDecoder(database: database)
         try makeDirectory(configuration.dataDirectory)
         let outboxPath = configuration.dataDirectory + "/outbox.db"
         let outbox: OutboxStore
@@ -56,8 +60,10 @@ public enum Agent {
         } catch {
             throw AgentConfigurationError("cannot open the outbox \(outboxPath): \(error)")
         }
+        let state = AgentState()
+        log.onProblem = { component, text in state.recordProblem(component: component, text) }
         let events = AgentEvents(
-            outbox: outbox, topics: topics, profile: configuration.profileName, policy: configuration.uplink,
+            outbox: outbox, topics: topics, profile: profile.name, policy: configuration.uplink,
             format: configuration.payloadFormat, log: log.writer(.warning, "events"))
         switch outbox.openReport {
         case .replacedDamaged(let movedTo, let reason):
@@ -70,7 +76,7 @@ public enum Agent {
         }
 
         var mqtt = configuration.mqtt
-        let status = StatusMessages(topics: topics, profile: configuration.profileName)
+        let status = StatusMessages(topics: topics, profile: profile.name)
         mqtt.will = status.offline(reason: "connection lost")
         let client = try MQTTClient(configuration: mqtt)
         let drainer = OutboxDrainer(
@@ -78,8 +84,10 @@ public enum Agent {
             housekeeping: { events.housekeeping() }, log: log.writer(.warning, "uplink"))
         let birth = status.online()
         let broker = "\(mqtt.host):\(mqtt.port)"
+        let uplink = UplinkState(broker: broker)
         client.start { event in
             drainer.handle(event)
+            uplink.handle(event)
             switch event {
             case .connected(let sessionPresent):
                 log(.info, "uplink", "connected to \(broker) session_present=\(sessionPresent)")
@@ -96,36 +104,53 @@ public enum Agent {
 
         startDedicatedThread(name: "drainer") { drainer.run() }
 
-        // The source thread owns the recorder; the main thread waits for a signal or the end of the data.
+        // The pipeline thread owns the source and the pipeline; the main thread waits for a signal or the end.
         let stopSource = Atomic<Bool>(false)
+        let pipelineTurns = Atomic<Int>(0)
         let sourceDone = DispatchSemaphore(value: 0)
-        let recorderStatistics = Mutex(TelemetryRecorder.Statistics())
-        let source = try makeSource(configuration, database: database, log: log)
+        let finalCounters = Mutex(AgentState.PipelineCounters())
+        let source = try makeSource(configuration, log: log)
         let sourceBox = SendableBox(source)
-        startDedicatedThread(name: "source") {
+        startDedicatedThread(name: "pipeline") {
             var source = sourceBox.take()
-            let recorder = TelemetryRecorder(
-                decoder: decoder, outbox: outbox, topics: topics, profile: configuration.profileName,
-                policy: configuration.uplink, format: configuration.payloadFormat, wallClockMillis: wallClockMillis,
-                onAppended: { drainer.recordsAppended() }, log: log.writer(.warning, "recorder"))
+            let pipeline = Pipeline(
+                profile: profile, interfaces: configuration.canInterfaces, outbox: outbox, topics: topics,
+                configuration: configuration, events: events, state: state, onAppended: { drainer.recordsAppended() },
+                log: log)
             var frames: [CANFrame] = []
             frames.reserveCapacity(1024)
             do {
                 while !stopSource.load(ordering: .relaxed) {
                     frames.removeAll(keepingCapacity: true)
                     let more = try source.next(into: &frames)
-                    for frame in frames { recorder.record(frame) }
-                    recorder.tick(wallSeconds: monotonicSeconds())
-                    recorderStatistics.withLock { $0 = recorder.statistics }
+                    pipeline.process(frames)
+                    pipeline.tick(wallSeconds: monotonicSeconds())
+                    pipelineTurns.add(1, ordering: .relaxed)
                     if !more { break }
                 }
             } catch {
                 log(.error, "source", "\(error)")
             }
-            recorder.flush()
-            recorderStatistics.withLock { $0 = recorder.statistics }
-            log(.info, "source", "source ended: \(recorder.statistics.frames) frames")
+            pipeline.finish()
+            state.markSourceEnded()
+            finalCounters.withLock { $0 = pipeline.counters }
+            log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
             sourceDone.signal()
+        }
+
+        let control = startControlServer(
+            configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
+            log: log)
+
+        // The CAN sources and the outbox are open: systemd may start what depends on the agent.
+        notifier?.ready(status: "collecting \(profile.name) for \(configuration.vehicleID)")
+        log(.info, "axled", "ready in \(Int((monotonicSeconds() - started) * 1000)) ms: profile \(profile.name), vehicle \(configuration.vehicleID), broker \(broker)")
+        if let notifier, let interval = notifier.watchdogIntervalSeconds {
+            startWatchdog(notifier: notifier, interval: interval, log: log) {
+                // Progress: both loops turned since the last ping (each turns several times a second when healthy;
+                // a pipeline whose source has ended counts as healthy).
+                (pipelineTurns.load(ordering: .relaxed), drainer.loopTurns, state.current.sourceEnded)
+            }
         }
 
         let shutdown = DispatchSemaphore(value: 0)
@@ -149,17 +174,39 @@ public enum Agent {
         shutdown.wait()
 
         // Graceful stop, within 2 s: the open batch goes to the outbox, "offline" goes to the broker.
+        notifier?.stopping()
         stopSource.store(true, ordering: .relaxed)
         _ = sourceDone.wait(timeout: .now() + 1)
+        control?.stop()
         drainer.stop(timeoutSeconds: 0.5)
         client.stop(final: status.offline(reason: "shutdown"), timeoutSeconds: 0.5)
         linkWatcher?.stop()
         outbox.close()
         var summary = Summary()
-        summary.recorder = recorderStatistics.withLock { $0 }
+        summary.pipeline = finalCounters.withLock { $0 }
         summary.drainer = drainer.statistics
         summary.seconds = monotonicSeconds() - started
         return summary
+    }
+
+    /// Pings the systemd watchdog every `interval` while the pipeline and the drainer make progress; a stuck thread
+    /// stops the pings and systemd restarts the agent (WatchdogSec=, Restart=on-failure).
+    private static func startWatchdog(
+        notifier: ServiceNotifier, interval: Double, log: AgentLog, progress: @escaping @Sendable () -> (Int, Int, Bool)
+    ) {
+        startDedicatedThread(name: "watchdog") {
+            var last = progress()
+            while true {
+                usleep(UInt32(interval * 1_000_000))
+                let now = progress()
+                if (now.0 != last.0 || now.2) && now.1 != last.1 {
+                    notifier.watchdog()
+                } else {
+                    log(.warning, "axled", "no progress (pipeline \(now.0 != last.0 || now.2 ? "ok" : "stuck"), uplink \(now.1 != last.1 ? "ok" : "stuck")): withholding the watchdog ping")
+                }
+                last = now
+            }
+        }
     }
 
     private static func isDrained(outbox: OutboxStore, drainer: OutboxDrainer) -> Bool {
@@ -167,26 +214,22 @@ public enum Agent {
         return statistics.depth.values.allSatisfy { $0.records == 0 }
     }
 
-    private static func makeSource(_ configuration: AgentConfiguration, database: DBCDatabase, log: AgentLog) throws -> any FrameSource {
+    private static func makeSource(_ configuration: AgentConfiguration, log: AgentLog) throws -> any FrameSource {
+        let profile = configuration.profile
         switch configuration.source {
+        case .socketCAN:
+            let interfaces = profile.buses.compactMap { configuration.canInterfaces[$0.name] }
+            return SocketCANSource(interfaces: interfaces, log: log.writer(.info, "can"))
         case .simulate(let scenario, let speed, let duration):
+            guard profile.buses.count == 1 else {
+                throw AgentConfigurationError("the simulator drives profiles with one bus; \(profile.name) has \(profile.buses.count)")
+            }
             return try SimulatedSource(
-                database: database, scenario: scenario, profileName: configuration.profileName, speed: speed,
+                database: profile.buses[0].database, scenario: scenario, profileName: profile.name, speed: speed,
                 duration: duration, startUnixSeconds: Double(wallClockMillis()) / 1000)
         case .replay(let path, let speed):
             return try ReplaySource(path: path, speed: speed, log: log.writer(.warning, "replay"))
         }
-    }
-
-    private static func loadDatabase(_ path: String, log: AgentLog) throws -> DBCDatabase {
-        let database: DBCDatabase
-        do {
-            database = try DBCParser.parse(contentsOf: path)
-        } catch {
-            throw AgentConfigurationError("cannot use the DBC file: \(error)")
-        }
-        for warning in database.warnings.prefix(20) { log(.warning, "dbc", "\(warning)") }
-        return database
     }
 
     private static func makeDirectory(_ path: String) throws {

@@ -1,9 +1,13 @@
+import FirmwareProfile
 import MQTTUplink
 import Outbox
 import TelemetryPayload
 
 /// Where the agent's frames come from.
 public enum FrameSourceKind: Sendable, Equatable {
+    /// The vehicle's CAN buses through SocketCAN: each logical bus of the profile on the interface the configuration
+    /// maps it to (`AgentConfiguration.canInterfaces`).
+    case socketCAN
     /// The in-process simulated vehicle: a scenario at `speed` times real time (nil: as fast as possible), for
     /// `duration` simulated seconds (nil: until stopped).
     case simulate(scenario: String, speed: Double?, duration: Double?)
@@ -11,12 +15,12 @@ public enum FrameSourceKind: Sendable, Equatable {
     case replay(path: String, speed: Double?)
 }
 
-/// Everything `axled` runs with (flags today; the configuration file of docs/agent.md later).
+/// Everything `axled` runs with: the configuration file (docs/axled.md) with the command line's overrides applied.
 public struct AgentConfiguration: Sendable {
     public var vehicleID: String
-    /// The firmware profile's name, as the status and the payload name it.
-    public var profileName: String
-    public var dbcPath: String
+    public var profile: FirmwareProfile
+    /// Logical bus name → OS interface (`body` → `can0`).
+    public var canInterfaces: [String: String]
     public var source: FrameSourceKind
     /// Holds `outbox.db` (and its sidecar files).
     public var dataDirectory: String
@@ -30,16 +34,23 @@ public struct AgentConfiguration: Sendable {
     /// Watch the vehicle's network (netlink) and reconnect at once when it changes.
     public var watchLink: Bool
     public var logLevel: LogLevel
+    /// The control socket `axle` talks to; nil: none.
+    public var controlSocketPath: String?
+    /// The group allowed to read status through the control socket.
+    public var controlSocketGroup: String
+    /// Backend public keys that may sign remote commands (used by the remote-commands service).
+    public var trustKeys: [String]
 
     public init(
-        vehicleID: String, profileName: String, dbcPath: String, source: FrameSourceKind, dataDirectory: String,
-        outboxCapBytes: Int64 = AgentConfiguration.defaultOutboxCapBytes, mqtt: MQTTConfiguration,
+        vehicleID: String, profile: FirmwareProfile, canInterfaces: [String: String] = [:], source: FrameSourceKind,
+        dataDirectory: String, outboxCapBytes: Int64 = AgentConfiguration.defaultOutboxCapBytes, mqtt: MQTTConfiguration,
         topicPrefix: String = "axle/v1", uplink: UplinkPolicy = .standard, payloadFormat: PayloadFormat = .protobufZstd,
-        exitWhenDrained: Bool = false, watchLink: Bool = true, logLevel: LogLevel = .info
+        exitWhenDrained: Bool = false, watchLink: Bool = true, logLevel: LogLevel = .info,
+        controlSocketPath: String? = nil, controlSocketGroup: String = "axle", trustKeys: [String] = []
     ) {
         self.vehicleID = vehicleID
-        self.profileName = profileName
-        self.dbcPath = dbcPath
+        self.profile = profile
+        self.canInterfaces = canInterfaces
         self.source = source
         self.dataDirectory = dataDirectory
         self.outboxCapBytes = outboxCapBytes
@@ -50,6 +61,9 @@ public struct AgentConfiguration: Sendable {
         self.exitWhenDrained = exitWhenDrained
         self.watchLink = watchLink
         self.logLevel = logLevel
+        self.controlSocketPath = controlSocketPath
+        self.controlSocketGroup = controlSocketGroup
+        self.trustKeys = trustKeys
     }
 
     /// The outbox's own default (docs/outbox.md gives how many hours of the demo profile it holds).

@@ -1,4 +1,5 @@
 import AxleBase
+import FirmwareProfile
 import Outbox
 import TelemetryPayload
 
@@ -43,15 +44,35 @@ struct AgentEvents: Sendable {
         }
     }
 
-    private func draft(for event: TelemetryEvent) -> RecordDraft {
+    /// A collection event (engine overheat, crash, …), stored with its rule's class: critical ones with a full sync.
+    /// Returns the record's sequence number, nil when the outbox refused it (logged).
+    func triggered(_ event: TelemetryEvent, priority: EventPriority) -> UInt64? {
+        let recordClass: PriorityClass =
+            switch priority {
+            case .critical: .critical
+            case .alert: .alert
+            case .telemetry: .telemetry
+            case .bulk: .bulk
+            }
+        do {
+            // The class's own durability: a full sync for critical events (docs/outbox.md).
+            return try outbox.append([draft(for: event, priority: recordClass)]).first
+        } catch {
+            log("cannot store the event \(event.name): \(error)")
+            return nil
+        }
+    }
+
+    private func draft(for event: TelemetryEvent, priority: PriorityClass = .critical) -> RecordDraft {
         var batch = TelemetryBatchBuilder(vehicleID: topics.vehicleID, profile: profile, signals: [])
         batch.append(event)
         let builder = batch
         let format = format
         let now = wallClockMillis()
         return RecordDraft(
-            priority: .critical, createdAtMillis: now, expiresAtMillis: nil, topic: topics.events,
-            qos: policy.qos(for: .critical),
+            priority: priority, createdAtMillis: now,
+            expiresAtMillis: policy.policy(for: priority).expirySeconds.map { now + Int64($0 * 1000) }, topic: topics.events,
+            qos: policy.qos(for: priority),
             payload: { sequence in
                 // An event batch is a few hundred bytes: one part, never split.
                 try builder.encode(format: format, sequence: { _ in sequence })[0]

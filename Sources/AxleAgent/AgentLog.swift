@@ -31,7 +31,16 @@ public final class AgentLog: Sendable {
         self.output = Mutex(TextOutput.standardError())
     }
 
+    /// Also handed every warning and error, whatever the level (the status report's "last errors").
+    private let problems = Mutex<(@Sendable (String, String) -> Void)?>(nil)
+
+    public var onProblem: (@Sendable (_ component: String, _ text: String) -> Void)? {
+        get { problems.withLock { $0 } }
+        set { problems.withLock { $0 = newValue } }
+    }
+
     public func callAsFunction(_ messageLevel: LogLevel, _ component: String, _ text: String) {
+        if messageLevel <= .warning, let sink = problems.withLock({ $0 }) { sink(component, text) }
         guard messageLevel <= level else { return }
         output.withLock { $0?.write("<\(messageLevel.rawValue)>\(component): \(text)\n") }
     }

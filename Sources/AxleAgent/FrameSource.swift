@@ -1,4 +1,5 @@
 import AxleBase
+import CANBus
 import CANFrames
 import DBC
 import VehicleSimulator
@@ -7,8 +8,9 @@ import VehicleSimulator
 import Glibc
 #endif
 
-/// Produces frames for the recorder on the source thread: the simulated vehicle or a candump replay.
-/// `next()` returns nil when the source has ended (a replay's end, a simulation's duration).
+/// Produces frames for the pipeline on its thread: the vehicle's buses, the simulated vehicle or a candump replay.
+/// `next(into:)` returns at least every 200 ms or so, so that the thread can notice a shutdown; it returns false when
+/// the source has ended (a replay's end, a simulation's duration).
 protocol FrameSource {
     mutating func next(into frames: inout [CANFrame]) throws -> Bool
 }
@@ -66,7 +68,8 @@ struct ReplaySource: FrameSource {
         } catch {
             throw AgentConfigurationError("cannot read the replay log \(error)")
         }
-        pacer = ReplayPacer(speed: speed)
+        // The frames keep their logged timestamps, so pacing only needs to be right to a few milliseconds.
+        pacer = ReplayPacer(speed: speed, slackSeconds: 0.002)
         self.log = log
     }
 
@@ -82,6 +85,66 @@ struct ReplaySource: FrameSource {
                 malformedLines += 1
                 if malformedLines <= 10 { log("\(reader.path):\(line): skipped: \(error)") }
             }
+        }
+        return true
+    }
+}
+
+/// The vehicle's CAN buses through SocketCAN. One interface: a socket bound to it. Several: one socket bound to every
+/// CAN interface (the kernel tells each frame's interface), keeping the configured ones, so that one thread and one
+/// system call per batch serve all buses.
+///
+/// An interface that is missing or down is not fatal: the agent keeps draining its outbox and reopens the socket
+/// every second until the interface is back (a CAN transceiver that comes up after the agent, a bus-off restart).
+final class SocketCANSource: FrameSource {
+    let interfaces: [String]
+    private let wanted: Set<String>
+    private var socket: CANSocket?
+    private var batch = CANSocket.Batch()
+    private var nextOpenAttempt = 0.0
+    private let log: @Sendable (String) -> Void
+    private(set) var kernelDrops: UInt64 = 0
+
+    init(interfaces: [String], log: @escaping @Sendable (String) -> Void) {
+        self.interfaces = interfaces
+        self.wanted = Set(interfaces)
+        self.log = log
+        open()
+    }
+
+    var isOpen: Bool { socket != nil }
+
+    private func open() {
+        nextOpenAttempt = monotonicSeconds() + 1
+        do {
+            let socket = try CANSocket(interface: interfaces.count == 1 ? interfaces[0] : "")
+            try socket.receiveErrorFrames()
+            self.socket = socket
+            log("reading \(interfaces.joined(separator: ", "))")
+        } catch {
+            log("cannot open \(interfaces.joined(separator: ", ")): \(error); retrying every second")
+        }
+    }
+
+    func next(into frames: inout [CANFrame]) throws -> Bool {
+        guard let socket else {
+            if monotonicSeconds() >= nextOpenAttempt { open() } else { usleep(100_000) }
+            return true
+        }
+        do {
+            try socket.receive(timeoutMilliseconds: 200, into: &batch)
+        } catch {
+            log("\(error); reopening")
+            socket.close()
+            self.socket = nil
+            return true
+        }
+        if batch.kernelDrops > 0 {
+            kernelDrops += UInt64(batch.kernelDrops)
+            log("the kernel dropped \(batch.kernelDrops) frames (receive queue full; raise net.core.rmem_max)")
+        }
+        for frame in batch.frames where frame.kind == .data && (interfaces.count == 1 || wanted.contains(frame.interface)) {
+            frames.append(frame)
         }
         return true
     }

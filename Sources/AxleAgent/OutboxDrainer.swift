@@ -53,6 +53,8 @@ public final class OutboxDrainer: Sendable {
     /// A record whose acknowledgement has not come this long after a (re)connection is published again.
     private let acknowledgementTimeout: Double
     private let finished = DispatchSemaphore(value: 0)
+    /// Counts loop turns (at least five a second): the watchdog's evidence that the drainer is alive.
+    private let turns = Atomic<Int>(0)
 
     public init(
         outbox: OutboxStore, client: MQTTClient, policy: UplinkPolicy, acknowledgementTimeout: Double = 30,
@@ -103,6 +105,9 @@ public final class OutboxDrainer: Sendable {
     }
 
     public var statistics: Statistics { stats.withLock { $0 } }
+
+    /// Loop turns so far; it grows at least five times a second while the drainer thread is healthy.
+    public var loopTurns: Int { turns.load(ordering: .relaxed) }
 
     // MARK: The drainer thread
 
@@ -165,6 +170,7 @@ public final class OutboxDrainer: Sendable {
                 fill(&inFlight, nextDue: &nextDue, metered: metered, now: now)
             }
             stats.withLock { $0.inFlight = inFlight.count; $0.connected = connected }
+            turns.add(1, ordering: .relaxed)
             // Woken by any event; the timeout serves housekeeping, publish intervals and acknowledgement timeouts.
             _ = wake.wait(timeout: .now() + 0.2)
         }

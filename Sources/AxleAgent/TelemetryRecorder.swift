@@ -4,17 +4,15 @@ import DBC
 import Outbox
 import TelemetryPayload
 
-/// Turns decoded CAN frames into telemetry batches and writes each closed batch to the outbox as one or more
+/// Batches telemetry samples on the frames' clock and writes each closed batch to the outbox as one or more
 /// records (several when it is larger than the broker takes).
 ///
-/// Used by one thread, the one that reads the frames: not `Sendable`. Batches close on the frames' own clock, so a
-/// replay at full speed produces the same records as the drive did; `tick(wallSeconds:)` closes a batch when the bus
-/// falls silent.
+/// Used by one thread, the pipeline's: not `Sendable`. Batches close on the frames' own clock, so a replay at full
+/// speed produces the same records as the drive did; `tick(wallSeconds:)` closes a batch when the bus falls silent.
+/// Samples address their series by index into `series` (the collection engine's output series, or every DBC signal).
 public final class TelemetryRecorder {
     /// What the recorder has done, for status and benchmarks.
     public struct Statistics: Sendable, Equatable {
-        public var frames = 0
-        public var undecodedFrames = 0
         public var samples = 0
         public var records = 0
         /// Samples lost because the outbox refused them (full disk); the outbox counts the records.
@@ -22,45 +20,41 @@ public final class TelemetryRecorder {
         public var lastError: String?
     }
 
-    private let decoder: CompiledDecoder
     private let outbox: OutboxStore
     private let topics: UplinkTopics
     private let policy: UplinkPolicy
-    /// The telemetry class's batching, read for every frame: looked up once.
-    private let batchMicros: Double
+    /// The telemetry class's batching, read for every sample: looked up once.
+    private let batchMicros: Int64
     private let maximumSamples: Int
     private let format: PayloadFormat
     private let wallClockMillis: @Sendable () -> Int64
     private let onAppended: @Sendable () -> Void
     private let log: @Sendable (String) -> Void
     private var builder: TelemetryBatchBuilder
-    private var decoded: DecodedFrame
     /// Frame time (µs) and monotonic wall time at which the open batch began.
     private var batchStartMicros: Int64?
     private var batchStartWall = 0.0
     public private(set) var statistics = Statistics()
 
     public init(
-        decoder: CompiledDecoder, outbox: OutboxStore, topics: UplinkTopics, profile: String, policy: UplinkPolicy,
+        series: [SignalDescription], outbox: OutboxStore, topics: UplinkTopics, profile: String, policy: UplinkPolicy,
         format: PayloadFormat = .protobufZstd, wallClockMillis: @escaping @Sendable () -> Int64,
         onAppended: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.decoder = decoder
         self.outbox = outbox
         self.topics = topics
         self.policy = policy
-        self.batchMicros = policy.policy(for: .telemetry).batchSeconds * 1e6
+        self.batchMicros = Int64(policy.policy(for: .telemetry).batchSeconds * 1e6)
         self.maximumSamples = policy.policy(for: .telemetry).maximumSamples
         self.format = format
         self.wallClockMillis = wallClockMillis
         self.onAppended = onAppended
         self.log = log
-        self.builder = TelemetryBatchBuilder(
-            vehicleID: topics.vehicleID, profile: profile, signals: Self.signalDescriptions(of: decoder))
-        self.decoded = DecodedFrame(capacity: max(1, decoder.maximumSignalsPerMessage))
+        self.builder = TelemetryBatchBuilder(vehicleID: topics.vehicleID, profile: profile, signals: series)
     }
 
-    /// One description per compiled signal, in the decoder's order, so a decoded signal's index is its series id.
+    /// One description per compiled signal, in the decoder's order, so a decoded signal's index is its series id
+    /// (for recording every signal of a DBC, as the outbox benchmark does).
     public static func signalDescriptions(of decoder: CompiledDecoder) -> [SignalDescription] {
         decoder.signals.map { signal in
             let message = decoder.database.messages[signal.databaseMessage]
@@ -70,31 +64,39 @@ public final class TelemetryRecorder {
         }
     }
 
-    /// Decodes one frame and adds its signals to the open batch.
-    public func record(_ frame: CANFrame) {
-        statistics.frames += 1
-        guard decoder.decode(frame, into: &decoded) == .decoded else {
-            statistics.undecodedFrames += 1
-            return
-        }
-        let micros = frame.timestamp.seconds &* 1_000_000 &+ Int64(frame.timestamp.nanoseconds / 1000)
+    /// Adds a sample given as a DBC raw integer (exact on the wire).
+    @inline(__always)
+    public func append(series: Int, timeMicros: Int64, raw: Int64) {
+        open(at: timeMicros)
+        builder.append(signal: series, timeMicros: timeMicros, raw: raw)
+        countAndCloseIfFull()
+    }
+
+    /// Adds a sample given as a physical value; values on the series' DBC scaling still travel as integers.
+    @inline(__always)
+    public func append(series: Int, timeMicros: Int64, value: Double) {
+        open(at: timeMicros)
+        builder.append(signal: series, timeMicros: timeMicros, value: value)
+        countAndCloseIfFull()
+    }
+
+    /// Closes the open batch once the frames' clock has passed its interval, without waiting for the next sample.
+    public func advance(frameMicros: Int64) {
+        if let start = batchStartMicros, frameMicros - start >= batchMicros { flush() }
+    }
+
+    @inline(__always)
+    private func open(at micros: Int64) {
         if let start = batchStartMicros {
-            if Double(micros - start) >= batchMicros { flush() }
+            if micros - start >= batchMicros { flush() } else { return }
         }
-        if batchStartMicros == nil {
-            batchStartMicros = micros
-            batchStartWall = monotonicSeconds()
-        }
-        for signal in decoded.signals {
-            let index = Int(signal.signalIndex)
-            switch decoder.signals[index].rawValue(signal.rawBits) {
-            case .integer(let raw):
-                builder.append(signal: index, timeMicros: micros, raw: Int64(clamping: raw))
-            case .float:
-                builder.append(signal: index, timeMicros: micros, value: signal.value)
-            }
-        }
-        statistics.samples += decoded.signals.count
+        batchStartMicros = micros
+        batchStartWall = monotonicSeconds()
+    }
+
+    @inline(__always)
+    private func countAndCloseIfFull() {
+        statistics.samples += 1
         if builder.sampleCount >= maximumSamples { flush() }
     }
 
@@ -103,7 +105,7 @@ public final class TelemetryRecorder {
     /// `wallSeconds` is the monotonic clock.
     public func tick(wallSeconds: Double) {
         guard batchStartMicros != nil else { return }
-        if wallSeconds - batchStartWall >= batchMicros / 1e6 { flush() }
+        if wallSeconds - batchStartWall >= Double(batchMicros) / 1e6 { flush() }
     }
 
     /// Writes the open batch to the outbox now (graceful shutdown, end of a replay, batch interval).

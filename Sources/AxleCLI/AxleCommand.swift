@@ -5,14 +5,16 @@ import AxleBase
 public struct AxleCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "axle",
-        abstract: "Axle technician CLI: CAN capture and sending, bus health, DBC decoding and encoding.",
+        abstract: "Axle technician CLI: the running agent, firmware profiles, CAN capture and sending, bus health, DBC decoding and encoding.",
         discussion: """
             Exit codes: 0 success; 1 the work failed (unreadable or invalid input; see the message); \
-            64 the command line is wrong.
+            3 the agent is not running (status, signals, outbox, events, rules; docs/control.md); 64 the command \
+            line is wrong.
             """,
         version: AxleVersion.current,
         subcommands: [
-            DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
+            StatusCommand.self, SignalsCommand.self, OutboxCommand.self, EventsCommand.self, RulesCommand.self,
+            ProfileCommand.self, DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
             BusCommand.self, SimulateCommand.self,
         ]
     )

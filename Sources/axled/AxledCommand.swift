@@ -1,38 +1,45 @@
 import ArgumentParser
 import AxleAgent
 import AxleBase
-import MQTTUplink
-import Outbox
-import TelemetryPayload
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `axled`: the in-vehicle agent. Flags only for now; the configuration file arrives with the agent issue.
+/// `axled`: the in-vehicle agent. Settings come from the configuration file, then these flags (docs/axled.md).
 struct AxledCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axled",
         abstract: "The Axle in-vehicle gateway agent: CAN → decoded telemetry → durable outbox → MQTT.",
         discussion: """
-            Frames come from the in-process simulated vehicle (--simulate) or a candump log (--replay). Every decoded \
-            signal is recorded into telemetry batches, kept in an SQLite outbox under --data-dir until the broker \
-            has acknowledged them, and published under TOPIC-PREFIX/VEHICLE/… (docs/mqtt.md, docs/outbox.md).
+            Frames come from the vehicle's CAN buses (--can LOGICAL=IFACE), the in-process simulated vehicle \
+            (--simulate) or a candump log (--replay). The firmware profile's collection rules turn decoded signals \
+            into telemetry and events, kept in an SQLite outbox under --data-dir until the broker has acknowledged \
+            them, and published under TOPIC-PREFIX/VEHICLE/… (docs/mqtt.md). Settings: /etc/axle/axled.toml if it \
+            exists (or --config FILE), then the flags below; every setting and default is in docs/axled.md.
+            Exit codes: 0 stopped cleanly (SIGTERM, SIGINT, or drained with --exit-when-drained); 1 a setting, the \
+            profile or the outbox is unusable (the message says which and where); 64 the command line is wrong.
             """,
         version: "axled \(AxleVersion.current)"
     )
 
-    @Option(help: ArgumentHelp("The firmware profile folder (its DBC file and name).", valueName: "dir"))
-    var profile: String = "Firmware-Profiles/demo-sedan"
+    @Option(help: ArgumentHelp("Configuration file (default: /etc/axle/axled.toml when it exists).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("The firmware profile folder (profile.toml and its DBC files).", valueName: "dir"))
+    var profile: String?
 
     @Option(name: .customLong("vehicle-id"), help: ArgumentHelp("This vehicle's id, one MQTT topic level (default: the host name).", valueName: "id"))
     var vehicleID: String?
 
-    @Option(help: ArgumentHelp("The broker: mqtt://host:port or mqtts://host:port.", valueName: "url"))
-    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(help: ArgumentHelp("The broker: mqtt://host:port or mqtts://host:port (default mqtt://127.0.0.1:1883).", valueName: "url"))
+    var broker: String?
 
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the outbox lives (default: $STATE_DIRECTORY, else /var/lib/axle).", valueName: "dir"))
     var dataDirectory: String?
+
+    @Option(name: .customLong("can"), help: ArgumentHelp("Map a logical bus of the profile to a CAN interface (repeatable).", valueName: "logical=iface"))
+    var can: [String] = []
 
     @Option(help: ArgumentHelp("Run the in-process simulated vehicle with this scenario (city-drive, highway, …).", valueName: "scenario"))
     var simulate: String?
@@ -52,11 +59,17 @@ struct AxledCommand: ParsableCommand {
     @Flag(name: .customLong("exit-when-drained"), help: "Exit once the source has ended and every record is acknowledged.")
     var exitWhenDrained = false
 
-    @Option(name: .customLong("topic-prefix"), help: "Topic prefix before the vehicle id.")
-    var topicPrefix: String = "axle/v1"
+    @Option(name: .customLong("trust-key"), help: ArgumentHelp("A backend public key allowed to sign remote commands (repeatable).", valueName: "file"))
+    var trustKeys: [String] = []
 
-    @Option(name: .customLong("mqtt-version"), help: "MQTT protocol: 5 or 3.1.1.")
-    var mqttVersion: String = "5"
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp("The control socket for 'axle' (default: $RUNTIME_DIRECTORY/axled.sock, else /run/axle/axled.sock).", valueName: "path"))
+    var controlSocket: String?
+
+    @Option(name: .customLong("topic-prefix"), help: "Topic prefix before the vehicle id (default axle/v1).")
+    var topicPrefix: String?
+
+    @Option(name: .customLong("mqtt-version"), help: "MQTT protocol: 5 (default) or 3.1.1.")
+    var mqttVersion: String?
 
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("CA certificate that signed the broker's (mqtts://).", valueName: "file"))
     var caFile: String?
@@ -70,7 +83,7 @@ struct AxledCommand: ParsableCommand {
     @Option(name: .customLong("client-id"), help: "MQTT client id (default: axled-VEHICLE).")
     var clientID: String?
 
-    @Option(name: .customLong("outbox-cap"), help: ArgumentHelp("Largest outbox size on disk, in MiB.", valueName: "MiB"))
+    @Option(name: .customLong("outbox-cap"), help: ArgumentHelp("Largest outbox size on disk, in MiB (default 256).", valueName: "MiB"))
     var outboxCapMiB: Int64?
 
     @Option(name: .customLong("telemetry-batch"), help: ArgumentHelp("Seconds of telemetry per record (default 5).", valueName: "seconds"))
@@ -92,66 +105,76 @@ struct AxledCommand: ParsableCommand {
     var awsIoT = false
 
     @Option(name: .customLong("payload-format"), help: "Telemetry payload: protobuf-zstd (default), protobuf or json (debugging).")
-    var payloadFormat: String = "protobuf-zstd"
+    var payloadFormat: String?
 
-    @Option(name: .customLong("log-level"), help: "error, warning, notice, info or debug.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "error, warning, notice, info (default) or debug.")
+    var logLevel: String?
 
     func validate() throws {
         if simulate != nil, replay != nil { throw ValidationError("give --simulate or --replay, not both") }
         for (name, value) in [("--simulate-speed", simulateSpeed), ("--replay-speed", replaySpeed)] where Self.speed(value) == .invalid {
             throw ValidationError("\(name) takes a positive factor such as 1 or 10, or 'max'")
         }
-        if !["5", "3.1.1"].contains(mqttVersion) { throw ValidationError("--mqtt-version takes 5 or 3.1.1") }
-        if LogLevel(name: logLevel) == nil { throw ValidationError("--log-level takes error, warning, notice, info or debug") }
-        if Self.format(payloadFormat) == nil { throw ValidationError("--payload-format takes protobuf-zstd, protobuf or json") }
-        if (certFile == nil) != (keyFile == nil) { throw ValidationError("--cert-file and --key-file go together") }
+        for mapping in can where Self.busMapping(mapping) == nil {
+            throw ValidationError("--can takes LOGICAL=IFACE, such as body=can0, not '\(mapping)'")
+        }
     }
 
     func run() throws {
-        let configuration = try makeConfiguration()
+        let configuration: AgentConfiguration
+        do {
+            configuration = try makeSettings().resolve()
+        } catch {
+            AgentLog(level: .error)(.error, "axled", error.description)
+            throw ExitCode(1)
+        }
         let status = Agent.run(configuration)
         if status != 0 { throw ExitCode(status) }
     }
 
-    func makeConfiguration() throws -> AgentConfiguration {
-        let address: (host: String, port: Int, tls: Bool)
-        do {
-            address = try MQTTConfiguration.brokerAddress(broker)
-        } catch {
-            throw ValidationError("\(error)")
+    /// The configuration file's settings with the flags given on the command line laid over them.
+    func makeSettings() throws(AgentConfigurationError) -> AgentSettings {
+        var settings = AgentSettings()
+        if let config {
+            try settings.apply(configFile: config)
+        } else if access(AgentSettings.defaultConfigPath, F_OK) == 0 {
+            try settings.apply(configFile: AgentSettings.defaultConfigPath)
         }
-        let vehicle = vehicleID ?? Self.hostName()
-        var mqtt = MQTTConfiguration(host: address.host, port: address.port, clientID: clientID ?? "axled-\(vehicle)")
-        mqtt.protocolVersion = mqttVersion == "5" ? .v5 : .v311
-        if address.tls {
-            guard let caFile else { throw ValidationError("mqtts:// needs --ca-file, the CA that signed the broker's certificate") }
-            mqtt.tls = TLSSettings(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
-        }
-        if let maximumInflight { mqtt.maximumInflight = maximumInflight }
-        if let reconnectBase { mqtt.reconnect.baseSeconds = reconnectBase }
-        if let reconnectCap { mqtt.reconnect.capSeconds = reconnectCap }
-
-        var uplink = UplinkPolicy.standard
-        uplink.metered = metered
-        uplink.awsIoTCompatible = awsIoT
-        if let maximumInflight { uplink.window = max(maximumInflight, 1) * 2 }
-        if let telemetryBatchSeconds { uplink.classes[.telemetry]?.batchSeconds = telemetryBatchSeconds }
-
-        let source: FrameSourceKind
+        if let profile { settings.profile = profile.hasSuffix("/") ? String(profile.dropLast()) : profile }
+        if let vehicleID { settings.vehicleID = vehicleID }
+        if let broker { settings.broker = broker }
+        if let dataDirectory { settings.dataDirectory = dataDirectory }
+        for mapping in can { if let (bus, interface) = Self.busMapping(mapping) { settings.can[bus] = interface } }
         if let replay {
-            source = .replay(path: replay, speed: Self.speed(replaySpeed).factor)
-        } else {
-            source = .simulate(scenario: simulate ?? "city-drive", speed: Self.speed(simulateSpeed).factor, duration: simulateDuration)
+            settings.source = .replay(path: replay, speed: Self.speed(replaySpeed).factor)
+        } else if let simulate {
+            settings.source = .simulate(scenario: simulate, speed: Self.speed(simulateSpeed).factor, duration: simulateDuration)
         }
-        let profileFolder = profile.hasSuffix("/") ? String(profile.dropLast()) : profile
-        let profileName = String(profileFolder.split(separator: "/").last ?? "profile")
-        return AgentConfiguration(
-            vehicleID: vehicle, profileName: profileName, dbcPath: try Self.dbcFile(in: profileFolder), source: source,
-            dataDirectory: dataDirectory ?? Self.defaultDataDirectory(),
-            outboxCapBytes: outboxCapMiB.map { $0 << 20 } ?? AgentConfiguration.defaultOutboxCapBytes, mqtt: mqtt,
-            topicPrefix: topicPrefix, uplink: uplink, payloadFormat: Self.format(payloadFormat)!,
-            exitWhenDrained: exitWhenDrained, logLevel: LogLevel(name: logLevel)!)
+        if exitWhenDrained { settings.exitWhenDrained = true }
+        settings.trustKeys += trustKeys
+        if let controlSocket { settings.controlSocket = controlSocket }
+        if let topicPrefix { settings.topicPrefix = topicPrefix }
+        if let mqttVersion { settings.mqttVersion = mqttVersion }
+        if let caFile { settings.caFile = caFile }
+        if let certFile { settings.certFile = certFile }
+        if let keyFile { settings.keyFile = keyFile }
+        if let clientID { settings.clientID = clientID }
+        if let outboxCapMiB { settings.outboxCapBytes = outboxCapMiB << 20 }
+        if let telemetryBatchSeconds { settings.telemetryBatchSeconds = telemetryBatchSeconds }
+        if let maximumInflight { settings.maximumInflight = maximumInflight }
+        if let reconnectBase { settings.reconnectBase = reconnectBase }
+        if let reconnectCap { settings.reconnectCap = reconnectCap }
+        if metered { settings.metered = true }
+        if awsIoT { settings.awsIoT = true }
+        if let payloadFormat { settings.payloadFormat = payloadFormat }
+        if let logLevel { settings.logLevel = logLevel }
+        return settings
+    }
+
+    static func busMapping(_ text: String) -> (String, String)? {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (parts[0], parts[1])
     }
 
     enum Speed: Equatable {
@@ -164,43 +187,5 @@ struct AxledCommand: ParsableCommand {
         if text == "max" { return .factor(nil) }
         guard let value = Double(text), value > 0, value.isFinite else { return .invalid }
         return .factor(value)
-    }
-
-    static func format(_ text: String) -> PayloadFormat? {
-        switch text {
-        case "protobuf-zstd": .protobufZstd
-        case "protobuf": .protobuf
-        case "json": .json
-        default: nil
-        }
-    }
-
-    /// The profile's DBC: the one `.dbc` file in the folder (profiles with several buses arrive with the profile file).
-    static func dbcFile(in folder: String) throws -> String {
-        guard let directory = opendir(folder) else {
-            throw ValidationError("cannot open the profile folder \(folder): \(String(cString: strerror(errno)))")
-        }
-        defer { closedir(directory) }
-        var found: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".dbc") { found.append(folder + "/" + name) }
-        }
-        guard found.count == 1 else {
-            throw ValidationError("the profile folder \(folder) must hold exactly one .dbc file (found \(found.count))")
-        }
-        return found[0]
-    }
-
-    static func defaultDataDirectory() -> String {
-        if let state = getenv("STATE_DIRECTORY") { return String(cString: state) }
-        return "/var/lib/axle"
-    }
-
-    static func hostName() -> String {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        let name = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
-        return name.isEmpty ? "vehicle" : name
     }
 }

@@ -16,6 +16,8 @@ struct AgentHarness {
     let vehicleID: String
     var dataDirectory: String { directory + "/data" }
     var outboxPath: String { dataDirectory + "/outbox.db" }
+    /// Each agent its own control socket: tests run side by side.
+    var controlSocket: String { directory + "/axled.sock" }
 
     init(vehicleID: String) throws {
         self.vehicleID = vehicleID
@@ -29,7 +31,7 @@ struct AgentHarness {
             executable: Self.axled,
             arguments: [
                 "--profile", Self.demoProfile, "--vehicle-id", vehicleID, "--data-dir", dataDirectory, "--broker", broker,
-                "--reconnect-base", "0.05", "--reconnect-cap", "0.5",
+                "--reconnect-base", "0.05", "--reconnect-cap", "0.5", "--control-socket", controlSocket,
             ] + arguments,
             stderrPath: directory + "/axled-\(run).log")
     }

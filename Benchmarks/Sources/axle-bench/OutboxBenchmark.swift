@@ -63,11 +63,23 @@ struct OutboxBenchmark: ParsableCommand {
         var policy = UplinkPolicy.standard
         policy.classes[.telemetry]?.batchSeconds = batchSeconds
         let recorder = TelemetryRecorder(
-            decoder: decoder, outbox: outbox, topics: topics, profile: profile, policy: policy,
+            series: TelemetryRecorder.signalDescriptions(of: decoder), outbox: outbox, topics: topics, profile: profile,
+            policy: policy,
             // Now, not the frames' 2026-01-01: records carry an expiry that the drain benchmark must not hit.
             wallClockMillis: OutboxConfiguration.systemClock)
+        // Every decoded signal is recorded (no collection rules): this measures the storage path alone.
+        var decoded = DecodedFrame(capacity: max(decoder.maximumSignalsPerMessage, 1))
         let start = ClockSample.now()
-        for frame in frames { recorder.record(frame) }
+        for frame in frames where decoder.decode(frame, into: &decoded) == .decoded {
+            let micros = frame.timestamp.seconds &* 1_000_000 &+ Int64(frame.timestamp.nanoseconds / 1000)
+            for signal in decoded.signals {
+                let index = Int(signal.signalIndex)
+                switch decoder.signals[index].rawValue(signal.rawBits) {
+                case .integer(let raw): recorder.append(series: index, timeMicros: micros, raw: Int64(clamping: raw))
+                case .float: recorder.append(series: index, timeMicros: micros, value: signal.value)
+                }
+            }
+        }
         recorder.flush()
         let elapsed = Elapsed(from: start, to: .now())
         let statistics = try outbox.statistics()

@@ -1,0 +1,188 @@
+import AgentControl
+import AxleBase
+import CANBus
+import DBC
+import FirmwareProfile
+import Outbox
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's answers on the control socket (docs/control.md), read from snapshots the running components publish:
+/// nothing here waits for a bus, the broker or the pipeline.
+struct AgentControlService: ControlHandler {
+    let configuration: AgentConfiguration
+    let state: AgentState
+    let drainer: OutboxDrainer
+    let uplink: UplinkState
+    let store: OutboxStore
+    let outboxPath: String
+    /// Per catalog signal: its DBC signal (for value labels).
+    let dbcSignals: [DBCSignal?]
+
+    init(
+        configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
+        outbox: OutboxStore, outboxPath: String
+    ) {
+        self.configuration = configuration
+        self.state = state
+        self.drainer = drainer
+        self.uplink = uplink
+        self.store = outbox
+        self.outboxPath = outboxPath
+        let profile = configuration.profile
+        self.dbcSignals = profile.catalog.map { entry in
+            profile.bus(named: entry.bus)?.database.message(named: entry.message)?.signal(named: entry.signal)
+        }
+    }
+
+    func status() throws -> StatusReport {
+        let snapshot = state.current
+        let profile = configuration.profile
+        let uptime = monotonicSeconds() - state.startedAt
+        let buses = profile.buses.enumerated().map { index, bus in
+            busStatus(bus.name, frames: index < snapshot.framesPerBus.count ? snapshot.framesPerBus[index] : 0, uptime: uptime, sourceEnded: snapshot.sourceEnded)
+        }
+        let link = uplink.current
+        let drained = drainer.statistics
+        let rules = snapshot.rules
+        return StatusReport(
+            version: AxleVersion.current, profile: profile.name, firmware: profile.firmware,
+            vehicleID: configuration.vehicleID, pid: getpid(), uptimeSeconds: uptime,
+            dataDirectory: configuration.dataDirectory, buses: buses,
+            uplink: UplinkStatus(
+                state: UplinkStatus.State(rawValue: link.state), broker: uplink.broker, sinceMillis: link.sinceMillis,
+                published: UInt64(drained.published), acknowledged: UInt64(drained.acknowledged), inFlight: drained.inFlight,
+                lastError: link.lastError),
+            outbox: try outbox(),
+            collection: CollectionStatus(
+                rulesEnabled: rules.filter(\.enabled).count, rulesTotal: rules.count,
+                eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
+            lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) })
+    }
+
+    /// A bus as `axle status` shows it: the controller's state where the driver reports one, frames per second over
+    /// the agent's life, and the load those frames put on the bus at its bit rate (about 125 bits per 8-byte frame
+    /// with stuffing and framing).
+    private func busStatus(_ name: String, frames: Int, uptime: Double, sourceEnded: Bool) -> BusStatus {
+        let rate = uptime > 0 ? Double(frames) / uptime : 0
+        switch configuration.source {
+        case .simulate:
+            return BusStatus(name: name, interface: "simulator", state: .simulated, frames: UInt64(frames), framesPerSecond: rate, loadPercent: nil, errors: 0)
+        case .replay(let path, _):
+            return BusStatus(name: name, interface: path, state: sourceEnded ? .ended : .replay, frames: UInt64(frames), framesPerSecond: rate, loadPercent: nil, errors: 0)
+        case .socketCAN:
+            let interface = configuration.canInterfaces[name] ?? "?"
+            let health = BusHealth.read(interface: interface)
+            let state: BusStatus.State =
+                if !health.exists || !health.isUp { .down } else {
+                    switch health.state {
+                    case .errorPassive?: .errorPassive
+                    case .busOff?: .busOff
+                    case .errorActive?, .errorWarning?: .errorActive
+                    default: .up
+                    }
+                }
+            let load = health.bitrate.map { Double(frames) / max(uptime, 1) * 125 / Double($0) * 100 }
+            let errors = UInt64((health.transmitErrors ?? 0) + (health.receiveErrors ?? 0))
+            return BusStatus(name: name, interface: interface, state: state, frames: UInt64(frames), framesPerSecond: rate, loadPercent: load, errors: errors)
+        }
+    }
+
+    func signals() throws -> SignalsReport {
+        let snapshot = state.current
+        let profile = configuration.profile
+        let age = monotonicSeconds() - snapshot.takenAt
+        let signals = profile.catalog.enumerated().map { index, entry in
+            let live = index < snapshot.values.count ? snapshot.values[index] : nil
+            return SignalValue(
+                name: entry.name, value: live?.value, label: live.flatMap { label(of: $0.value, signal: index) },
+                unit: entry.unit, ageSeconds: live.map { Double(snapshot.nowMicros - $0.timeMicros) / 1e6 + age },
+                bus: entry.bus, source: "\(entry.message).\(entry.signal)")
+        }
+        return SignalsReport(signals: signals)
+    }
+
+    private func label(of value: Double, signal index: Int) -> String? {
+        guard let signal = dbcSignals[index], !signal.valueLabels.isEmpty, signal.factor != 0 else { return nil }
+        let raw = ((value - signal.offset) / signal.factor).rounded()
+        guard raw.isFinite, abs(raw) < 1e18 else { return nil }
+        return signal.valueLabels[Int128(Int64(raw))]
+    }
+
+    func outbox() throws -> OutboxReport {
+        OutboxReport(statistics: try store.statistics(), path: outboxPath, nowMillis: wallClockMillis())
+    }
+
+    func events(limit: Int) throws -> EventsReport {
+        EventsReport(
+            events: state.recentEvents(limit: limit).map {
+                EventSummary(name: $0.name, priority: $0.priority, timeMillis: $0.timeMillis, condition: $0.condition, samples: $0.samples, sequence: $0.sequence)
+            })
+    }
+
+    func rules() throws -> RulesReport {
+        RulesReport(rules: ruleSummaries())
+    }
+
+    private func ruleSummaries() -> [RuleSummary] {
+        let live = state.current.rules
+        if !live.isEmpty { return live.map { RuleSummary(name: $0.name, kind: $0.kind, enabled: $0.enabled) } }
+        // Before the pipeline's first snapshot: the profile's own settings.
+        let profile = configuration.profile
+        return profile.rules.map { RuleSummary(name: $0.name, kind: Self.kind(of: $0.mode), enabled: $0.enabled) }
+            + profile.events.map { RuleSummary(name: $0.name, kind: "event", enabled: $0.enabled) }
+    }
+
+    static func kind(of mode: CollectionMode) -> String {
+        switch mode {
+        case .periodic: "periodic"
+        case .onChange: "on-change"
+        case .aggregate: "aggregate"
+        }
+    }
+
+    func setRule(name: String, enabled: Bool) throws -> RuleSummary {
+        let profile = configuration.profile
+        guard let kind = profile.rules.first(where: { $0.name == name }).map({ Self.kind(of: $0.mode) })
+            ?? (profile.events.contains { $0.name == name } ? "event" : nil)
+        else {
+            let known = (profile.rules.map(\.name) + profile.events.map(\.name)).joined(separator: ", ")
+            throw ControlFailure(.failed, "no rule or event named '\(name)' in \(profile.name); known: \(known)")
+        }
+        // The pipeline thread applies it at its next turn (a few milliseconds).
+        state.requestRuleChange(AgentState.RuleChange(name: name, enabled: enabled))
+        return RuleSummary(name: name, kind: kind, enabled: enabled)
+    }
+}
+
+extension Agent {
+    /// Starts the control socket; a failure (no permission for /run/axle, another agent on the same path) is logged
+    /// and the agent runs without one: collecting and sending matter more than the technician's view.
+    static func startControlServer(
+        _ configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
+        outbox: OutboxStore, outboxPath: String, log: AgentLog
+    ) -> ControlServer? {
+        guard let path = configuration.controlSocketPath else { return nil }
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            let directory = String(path[..<slash])
+            if mkdir(directory, 0o750) != 0, errno != EEXIST {
+                log(.warning, "control", "cannot create \(directory): \(String(cString: strerror(errno))); no control socket (give one with --control-socket)")
+                return nil
+            }
+        }
+        let service = AgentControlService(
+            configuration: configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath)
+        let server = ControlServer(path: path, group: configuration.controlSocketGroup, handler: service)
+        do {
+            let startup = try server.start()
+            if let problem = startup.groupProblem { log(.info, "control", problem) }
+            log(.info, "control", "listening on \(path)")
+            return server
+        } catch {
+            log(.warning, "control", "\(error); running without a control socket")
+            return nil
+        }
+    }
+}
