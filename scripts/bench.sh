@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
-# benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh). Figures are reported,
-# never asserted: the exit status is non-zero only when a step
-# failed (a build error, a crash), never because a target was missed.
+# benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
+# beside a Python pipeline doing the same job (scripts/bench/agent.sh). Figures are reported, never asserted: the exit
+# status is non-zero only when a step failed (a build error, a crash), never because a target was missed.
 #
 # Environment: BENCH_SECONDS (default 3) is how long each decode benchmark runs; BENCH_CPU (default 1) is the core
 # everything is pinned to with taskset, when there is more than one.
@@ -81,6 +81,13 @@ swift build -c release --product axled
 run "$axle_bench" outbox --dbc Firmware-Profiles/demo-sedan/demo_sedan.dbc --hours 1 --data-dir "$scratch/outbox-hour"
 echo "bench: scripts/bench/uplink.sh" >&2
 scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$results"
+
+# Issue "The agent" §8: the whole release axled replaying a demo-sedan log flat out and at 32,000 frames/s, beside
+# the Python pipeline (python-can + cantools + paho-mqtt) doing the same job. The release axle simulates the log.
+echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
+swift build -c release --product axle
+echo "bench: scripts/bench/agent.sh" >&2
+scripts/bench/agent.sh .build/release/axled .build/release/axle "$inputs" | tee -a "$results"
 
 "$python" scripts/bench/report.py "$results"
 echo "bench: raw results in $results" >&2
