@@ -92,10 +92,15 @@ let package = Package(
 
         // Helpers shared by the test targets (running the built `axle` as a user would).
         .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),
+        // A fake agent and its reports, for the control socket's tests and the CLI's.
+        .target(
+            name: "AgentControlTestSupport", dependencies: ["AgentControl", "AxleBase", "AxleTestSupport"],
+            path: "Tests/AgentControlTestSupport"),
         .testTarget(name: "CANFramesTests", dependencies: ["CANFrames"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(
-            name: "AxleCLITests", dependencies: ["AxleCLI", "AxleBase", "AgentControl", "Outbox", "AxleTestSupport"]),
+            name: "AxleCLITests",
+            dependencies: ["AxleCLI", "AxleBase", "AgentControl", "AgentControlTestSupport", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "AxleTestSupport"]),
         .testTarget(name: "TelemetryPayloadTests", dependencies: ["TelemetryPayload", "AxleTestSupport"]),
@@ -109,7 +114,9 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile"]),
-        .testTarget(name: "AgentControlTests", dependencies: ["AgentControl", "AxleBase", "Outbox", "AxleTestSupport"]),
+        .testTarget(
+            name: "AgentControlTests",
+            dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )

@@ -63,6 +63,24 @@ struct DataDirectoryOption: ParsableArguments {
 
 /// Turns a client error into what the command reports: "not running" on standard error with exit code 3, anything
 /// else as a plain sentence with exit code 1.
+extension AgentOptions {
+    /// Asks the agent, then prints its answer as JSON (`--json`) or as text for people.
+    func show<Report>(
+        _ request: (ControlClient) throws(ControlClientError) -> Report, json: (Report) -> JSONValue,
+        text: (Report) -> String
+    ) throws {
+        let report: Report
+        do throws(ControlClientError) {
+            report = try request(client)
+        } catch {
+            throw reportFailure(error)
+        }
+        let output = TextOutput()
+        output.write(self.json ? json(report).rendered(indent: 2) + "\n" : text(report))
+        output.flush()
+    }
+}
+
 private func reportFailure(_ error: ControlClientError) -> any Error {
     guard error.isAgentNotRunning else { return CLIError(error.description) }
     TextOutput.standardError().write(error.description + "\n")
@@ -259,15 +277,7 @@ struct EventsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report: EventsReport
-        do throws(ControlClientError) {
-            report = try options.client.events(limit: limit)
-        } catch {
-            throw reportFailure(error)
-        }
-        let output = TextOutput()
-        output.write(options.json ? report.toJSON().rendered(indent: 2) + "\n" : AgentText.events(report))
-        output.flush()
+        try options.show({ client throws(ControlClientError) in try client.events(limit: limit) }, json: { $0.toJSON() }, text: AgentText.events)
     }
 }
 
@@ -297,15 +307,7 @@ struct RulesListCommand: ParsableCommand {
     @OptionGroup var options: AgentOptions
 
     func run() throws {
-        let report: RulesReport
-        do throws(ControlClientError) {
-            report = try options.client.rules()
-        } catch {
-            throw reportFailure(error)
-        }
-        let output = TextOutput()
-        output.write(options.json ? report.toJSON().rendered(indent: 2) + "\n" : AgentText.rules(report))
-        output.flush()
+        try options.show({ client throws(ControlClientError) in try client.rules() }, json: { $0.toJSON() }, text: AgentText.rules)
     }
 }
 

@@ -1,4 +1,5 @@
 import AgentControl
+import AgentControlTestSupport
 import AxleBase
 import AxleTestSupport
 import Synchronization

@@ -7,9 +7,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// Reports with every field set, and some optional ones empty, for round trips and the fake agent.
-enum Fixtures {
-    static let outbox = OutboxReport(
+/// Reports with every field set, and some optional ones empty, for round trips, the fake agent and the CLI tests.
+public enum Fixtures {
+    public static let outbox = OutboxReport(
         path: "/var/lib/axle/outbox.db", databaseBytes: 1_327_104, capBytes: 268_435_456,
         classes: [
             .init(name: "critical", records: 0, bytes: 0, oldestAgeSeconds: nil, dropped: 0, refusedWhileFull: 0),
@@ -23,7 +23,7 @@ enum Fixtures {
             .init(className: "bulk", first: 51, last: 53, count: 3, reason: "expired", atMillis: 1_767_225_660_000),
         ])
 
-    static let status = StatusReport(
+    public static let status = StatusReport(
         version: "0.1.0", profile: "demo-sedan", firmware: "2.3.1", vehicleID: "WDD1234567890", pid: 4242,
         uptimeSeconds: 11_723.5, dataDirectory: "/var/lib/axle",
         buses: [
@@ -44,7 +44,7 @@ enum Fixtures {
             RecentError(timeMillis: 1_767_225_500_000, component: "can0", message: "controller entered error-passive"),
         ])
 
-    static let signals = SignalsReport(signals: [
+    public static let signals = SignalsReport(signals: [
         SignalValue(
             name: "Vehicle.Speed", value: 50.5, label: nil, unit: "km/h", ageSeconds: 0.02, bus: "powertrain",
             source: "VehicleMotion.VehicleSpeed"),
@@ -59,7 +59,7 @@ enum Fixtures {
             source: "BodyStatus.TrunkOpen"),
     ])
 
-    static let events = EventsReport(events: [
+    public static let events = EventsReport(events: [
         EventSummary(
             name: "harsh_braking", priority: "alert", timeMillis: 1_767_225_590_000,
             condition: "Vehicle.Acceleration.Longitudinal < -6", samples: 120, sequence: 812),
@@ -71,7 +71,7 @@ enum Fixtures {
             condition: "Vehicle.Speed > 5 and Vehicle.Cabin.Door.Row1.DriverSide.IsOpen", samples: 3, sequence: 700),
     ])
 
-    static let rules = RulesReport(rules: [
+    public static let rules = RulesReport(rules: [
         RuleSummary(name: "speed_1hz", kind: "periodic", enabled: true),
         RuleSummary(name: "gear_changes", kind: "on-change", enabled: true),
         RuleSummary(name: "harsh_braking", kind: "event", enabled: false),
@@ -79,12 +79,12 @@ enum Fixtures {
 }
 
 /// An agent in miniature: answers from the fixtures; rules can be switched; a handler call can be made to fail.
-final class FakeAgent: ControlHandler {
-    let ruleState = Mutex(Fixtures.rules)
-    let calls = Mutex<[String]>([])
+public final class FakeAgent: ControlHandler {
+    public let ruleState = Mutex(Fixtures.rules)
+    public let calls = Mutex<[String]>([])
     let failure: (any Error & Sendable)?
 
-    init(failure: (any Error & Sendable)? = nil) {
+    public init(failure: (any Error & Sendable)? = nil) {
         self.failure = failure
     }
 
@@ -93,33 +93,33 @@ final class FakeAgent: ControlHandler {
         if let failure { throw failure }
     }
 
-    func status() throws -> StatusReport {
+    public func status() throws -> StatusReport {
         try called("status")
         return Fixtures.status
     }
 
-    func signals() throws -> SignalsReport {
+    public func signals() throws -> SignalsReport {
         try called("signals")
         return Fixtures.signals
     }
 
-    func outbox() throws -> OutboxReport {
+    public func outbox() throws -> OutboxReport {
         try called("outbox")
         return Fixtures.outbox
     }
 
-    func events(limit: Int) throws -> EventsReport {
+    public func events(limit: Int) throws -> EventsReport {
         try called("events \(limit)")
         // Deliberately ignores the limit: the server must cut the list itself.
         return Fixtures.events
     }
 
-    func rules() throws -> RulesReport {
+    public func rules() throws -> RulesReport {
         try called("rules")
         return ruleState.withLock { $0 }
     }
 
-    func setRule(name: String, enabled: Bool) throws -> RuleSummary {
+    public func setRule(name: String, enabled: Bool) throws -> RuleSummary {
         try called("set-rule \(name) \(enabled)")
         return try ruleState.withLock { state throws(ControlFailure) -> RuleSummary in
             guard let index = state.rules.firstIndex(where: { $0.name == name }) else {
@@ -132,14 +132,14 @@ final class FakeAgent: ControlHandler {
 }
 
 /// A started server on a socket in a new temporary directory; stops when the test is done with it.
-final class RunningServer {
-    let directory: String
-    let path: String
-    let server: ControlServer
-    let agent: FakeAgent
-    let startup: ControlServer.Startup
+public final class RunningServer {
+    public let directory: String
+    public let path: String
+    public let server: ControlServer
+    public let agent: FakeAgent
+    public let startup: ControlServer.Startup
 
-    init(
+    public init(
         agent: FakeAgent = FakeAgent(), policy: ControlPolicy = .standard, group: String? = nil,
         requestTimeout: Double = 1
     ) throws {
@@ -150,7 +150,7 @@ final class RunningServer {
         startup = try server.start()
     }
 
-    var client: ControlClient { ControlClient(path: path) }
+    public var client: ControlClient { ControlClient(path: path) }
 
     deinit {
         server.stop()
