@@ -84,10 +84,13 @@ scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$r
 
 # Issue "The agent" §8: the whole release axled replaying a demo-sedan log flat out and at 32,000 frames/s, beside
 # the Python pipeline (python-can + cantools + paho-mqtt) doing the same job. The release axle simulates the log.
-echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
+# The axled measured is the one `make install` ships: the Swift runtime linked in statically (--static-swift-stdlib),
+# which also leaves out the shared Foundation and ICU libraries that SwiftProtobuf would otherwise load.
+echo "bench: building the release axle (its simulator writes the agent benchmark's log) and the static release axled" >&2
 swift build -c release --product axle
+swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
 echo "bench: scripts/bench/agent.sh" >&2
-scripts/bench/agent.sh .build/release/axled .build/release/axle "$inputs" | tee -a "$results"
+scripts/bench/agent.sh .build-static/release/axled .build/release/axle "$inputs" | tee -a "$results"
 
 "$python" scripts/bench/report.py "$results"
 echo "bench: raw results in $results" >&2

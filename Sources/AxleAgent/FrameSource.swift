@@ -68,8 +68,9 @@ struct ReplaySource: FrameSource {
         } catch {
             throw AgentConfigurationError("cannot read the replay log \(error)")
         }
-        // The frames keep their logged timestamps, so pacing only needs to be right to a few milliseconds.
-        pacer = ReplayPacer(speed: speed, slackSeconds: 0.002)
+        // The frames keep their logged timestamps, so pacing only needs to be right to about a batch interval's
+        // hundredth: 10 ms lets one wake-up serve hundreds of frames at high rates.
+        pacer = ReplayPacer(speed: speed, slackSeconds: 0.01)
         self.log = log
     }
 
