@@ -466,15 +466,7 @@ struct TOMLParser {
             }
             switch byte {
             case UInt8(ascii: "\""):
-                if matches("\"\"\"") {
-                    var quotes = 0
-                    while peek(at: index + quotes) == UInt8(ascii: "\"") { quotes += 1 }
-                    // Up to two quotes right before the closing delimiter belong to the string.
-                    guard quotes <= 5 else { throw error("too many quotes: at most two may come right before the closing '\"\"\"'") }
-                    out.append(contentsOf: repeatElement(UInt8(ascii: "\""), count: quotes - 3))
-                    index += quotes
-                    return String(decoding: out, as: UTF8.self)
-                }
+                if try closeMultilineString(quote: byte, into: &out) { return String(decoding: out, as: UTF8.self) }
                 out.append(byte)
                 advance()
             case UInt8(ascii: "\\"):
@@ -504,6 +496,19 @@ struct TOMLParser {
                 advance()
             }
         }
+    }
+
+    /// At a quote inside a multi-line string: when three or more quotes follow, consumes them and returns true. Up to
+    /// two quotes right before the closing delimiter belong to the string (`""""` ends in one `"`).
+    private mutating func closeMultilineString(quote: UInt8, into out: inout [UInt8]) throws(TOMLError) -> Bool {
+        var quotes = 0
+        while peek(at: index + quotes) == quote { quotes += 1 }
+        guard quotes >= 3 else { return false }
+        let delimiter = quote == UInt8(ascii: "'") ? "\"'''\"" : "'\"\"\"'"
+        guard quotes <= 5 else { throw error("too many quotes: at most two may come right before the closing \(delimiter)") }
+        out.append(contentsOf: repeatElement(quote, count: quotes - 3))
+        index += quotes
+        return true
     }
 
     private mutating func parseLiteralString() throws(TOMLError) -> String {
@@ -538,14 +543,7 @@ struct TOMLParser {
             }
             switch byte {
             case UInt8(ascii: "'"):
-                if matches("'''") {
-                    var quotes = 0
-                    while peek(at: index + quotes) == UInt8(ascii: "'") { quotes += 1 }
-                    guard quotes <= 5 else { throw error("too many quotes: at most two may come right before the closing \"'''\"") }
-                    out.append(contentsOf: repeatElement(UInt8(ascii: "'"), count: quotes - 3))
-                    index += quotes
-                    return String(decoding: out, as: UTF8.self)
-                }
+                if try closeMultilineString(quote: byte, into: &out) { return String(decoding: out, as: UTF8.self) }
                 out.append(byte)
                 advance()
             case 0x0A, 0x0D:
