@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "axle", targets: ["axle"]),
         .executable(name: "axled", targets: ["axled"]),
+        .executable(name: "axle-fleet", targets: ["axle-fleet"]),
         .library(name: "CANFrames", targets: ["CANFrames"]),
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "AxleCLI", targets: ["AxleCLI"]),
@@ -22,11 +23,14 @@ let package = Package(
         .library(name: "FirmwareProfile", targets: ["FirmwareProfile"]),
         .library(name: "Collection", targets: ["Collection"]),
         .library(name: "AgentControl", targets: ["AgentControl"]),
+        .library(name: "RemoteCommands", targets: ["RemoteCommands"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Runtime of the telemetry schema; the generated code is committed (docs/payload.md says how to regenerate).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Ed25519 for signed remote commands (BoringSSL underneath; version 4 needs only FoundationEssentials).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Small shared pieces with no domain of their own: version, file reading, JSON text output.
@@ -62,12 +66,18 @@ let package = Package(
         .target(name: "Collection", dependencies: ["AxleBase", "FirmwareProfile"]),
         // The control socket between `axled` and `axle`: requests, reports, the server and the client.
         .target(name: "AgentControl", dependencies: ["AxleBase", "Outbox"]),
+        // Signed remote commands: the envelope, keys and trust store, verification, the durable journal and
+        // feature entitlements. Shared by the agent (verifying) and axle-fleet (signing).
+        .target(
+            name: "RemoteCommands",
+            dependencies: ["AxleBase", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The agent's pipeline: sources → decoder → collection → outbox → uplink, its configuration and control.
         .target(
             name: "AxleAgent",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
-                "TOML", "FirmwareProfile", "Collection", "AgentControl",
+                "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -90,6 +100,19 @@ let package = Package(
             ]
         ),
 
+        // The backend tool: keys, signed commands and entitlements, watching what vehicles publish.
+        .target(
+            name: "AxleFleet",
+            dependencies: [
+                "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "axle-fleet",
+            dependencies: ["AxleFleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // Helpers shared by the test targets (running the built `axle` as a user would).
         .target(name: "AxleTestSupport", dependencies: ["AxleBase"], path: "Tests/AxleTestSupport"),
         // A fake agent and its reports, for the control socket's tests and the CLI's.
@@ -109,6 +132,7 @@ let package = Package(
             name: "AxleAgentTests",
             dependencies: [
                 "AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "CANFrames", "DBC", "AgentControl", "AxleTestSupport",
+                "RemoteCommands",
             ]
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
@@ -117,6 +141,10 @@ let package = Package(
         .testTarget(
             name: "AgentControlTests",
             dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),
+        .testTarget(name: "RemoteCommandsTests", dependencies: ["RemoteCommands", "AxleBase", "AxleTestSupport"]),
+        .testTarget(
+            name: "AxleFleetTests",
+            dependencies: ["AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport"]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )
