@@ -91,11 +91,12 @@ private struct ProfileBuilder {
         let rules = readRules(root)
         let events = readEvents(root)
         let commands = readCommands(root)
+        let features = readFeatures(root)
         root.finish()
         guard let header else { return nil }
         return FirmwareProfile(
             name: header.name, platform: header.platform, firmware: header.firmware, directory: directory, buses: buses,
-            catalog: catalog, rules: rules, events: events, commands: commands, areas: areas)
+            catalog: catalog, rules: rules, events: events, commands: commands, areas: areas, features: features)
     }
 
     func sortedProblems() -> [TOMLProblem] {
@@ -558,8 +559,40 @@ private struct ProfileBuilder {
         return commands
     }
 
-    private func readCommand(_ name: String, _ reader: TOMLTableReader, line: Int) -> CommandDefinition? {
-        let label = "command '\(name)'"
+    // MARK: [features]
+
+    /// `[features."NAME"]`: each is read like a command, and must declare the parameter `enabled` (0…1) that its
+    /// `set` uses, so that the same frames switch the feature on and off.
+    private func readFeatures(_ root: TOMLTableReader) -> [FeatureDefinition] {
+        guard let table = root.table("features", context: "[features]") else { return [] }
+        var features: [FeatureDefinition] = []
+        for entry in table.entries() {
+            guard let featureTable = entry.value.tableValue else {
+                table.error(
+                    "feature '\(entry.key)' must be a table ([features.\"\(entry.key)\"] with message and set), found \(entry.value.foundDescription)",
+                    line: entry.line)
+                continue
+            }
+            let reader = table.child(featureTable, context: "[features.\"\(entry.key)\"]")
+            if !Self.isSimpleName(entry.key) {
+                reader.error("feature name '\(entry.key)' must be lowercase letters, digits, '-' or '_', starting with a letter", line: entry.line)
+            }
+            guard let action = readCommand(entry.key, reader, line: entry.line, kind: "feature") else { continue }
+            guard let enabled = action.parameters.first(where: { $0.name == "enabled" }), enabled.minimum <= 0, enabled.maximum >= 1,
+                action.signals.values.contains(.parameter("enabled"))
+            else {
+                reader.error(
+                    "feature '\(entry.key)' must switch on and off with the parameter 'enabled': declare enabled = { min = 0, max = 1 } under [features.\"\(entry.key)\".parameters] and use \"$enabled\" in 'set'",
+                    line: entry.line)
+                continue
+            }
+            features.append(FeatureDefinition(name: entry.key, action: action))
+        }
+        return features
+    }
+
+    private func readCommand(_ name: String, _ reader: TOMLTableReader, line: Int, kind: String = "command") -> CommandDefinition? {
+        let label = "\(kind) '\(name)'"
         let messageName = nonEmptyString(reader, "message")
         let bus = resolveBus(reader, what: label)
         let setTable = reader.table("set", required: true, context: "'set' of \(reader.context)")
@@ -571,7 +604,7 @@ private struct ProfileBuilder {
         let timeout = reader.duration("timeout") ?? 5
         let parametersTable = reader.table("parameters", context: "'parameters' of \(reader.context)")
 
-        if !Self.isCommandName(name) {
+        if kind == "command", !Self.isCommandName(name) {
             reader.error(
                 "command name '\(name)' must be lowercase words joined by dots, such as trunk.open or climate.precondition",
                 line: line)
@@ -658,7 +691,7 @@ private struct ProfileBuilder {
                         // (A parameter that is declared but has errors of its own was reported with them.)
                         let declared = parameters.map(\.name)
                         setTable.error(
-                            "'\(entry.key)' uses the parameter '\(text)', which \(label) does not declare; add it under [commands.\"\(name)\".parameters]\(declared.isEmpty ? "" : " (declared: \(declared.joined(separator: ", ")))")",
+                            "'\(entry.key)' uses the parameter '\(text)', which \(label) does not declare; add it under [\(kind)s.\"\(name)\".parameters]\(declared.isEmpty ? "" : " (declared: \(declared.joined(separator: ", ")))")",
                             line: entry.line)
                     }
                 case .string(let text):
@@ -712,7 +745,8 @@ private struct ProfileBuilder {
         return CommandDefinition(
             name: name, bus: bus.name, message: message.name, signals: settings, parameters: parameters,
             counterSignal: counter, repeats: max(1, repeats), intervalSeconds: interval, precondition: precondition?.condition,
-            confirmation: confirmation?.condition, timeoutSeconds: timeout, line: line)
+            confirmation: confirmation?.condition, timeoutSeconds: timeout, line: line, preconditionText: precondition?.text,
+            confirmationText: confirmation?.text)
     }
 
     /// Builds the command's frame with the DBC encoder for the defaults and for each parameter's minimum and

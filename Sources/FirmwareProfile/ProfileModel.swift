@@ -21,11 +21,13 @@ public struct FirmwareProfile: Sendable {
     public var commands: [CommandDefinition]
     /// Named areas (depots, customer sites) that conditions test with `inside(NAME)`.
     public var areas: [Area]
+    /// Features that can be bought over the air, and the frames that switch each on and off.
+    public var features: [FeatureDefinition]
 
     public init(
         name: String, platform: String, firmware: String, directory: String, buses: [LogicalBus],
         catalog: [CatalogSignal], rules: [CollectionRule], events: [EventRule], commands: [CommandDefinition],
-        areas: [Area] = []
+        areas: [Area] = [], features: [FeatureDefinition] = []
     ) {
         self.name = name
         self.platform = platform
@@ -37,6 +39,7 @@ public struct FirmwareProfile: Sendable {
         self.events = events
         self.commands = commands
         self.areas = areas
+        self.features = features
     }
 
     public func bus(named name: String) -> LogicalBus? { buses.first { $0.name == name } }
@@ -212,6 +215,20 @@ public enum ComparisonOperator: String, Sendable, Equatable, CaseIterable {
 /// A remote command the profile can execute (the remote-commands issue runs them): a CAN message built with the DBC
 /// encoder, sent `repeats` times `intervalSeconds` apart, allowed only when `precondition` holds and confirmed when
 /// `confirmation` becomes true within `timeoutSeconds`.
+/// A feature sold over the air (`[features."performance-boost"]`): the frames that switch it on and off, written like
+/// a command whose `set` uses the parameter `$enabled` (1 on activation, 0 on deactivation).
+public struct FeatureDefinition: Sendable, Equatable {
+    /// The feature id the backend grants, e.g. `performance-boost`.
+    public var name: String
+    /// The frames, with the declared parameter `enabled` (range 0…1). Its precondition, if any, gates activation.
+    public var action: CommandDefinition
+
+    public init(name: String, action: CommandDefinition) {
+        self.name = name
+        self.action = action
+    }
+}
+
 public struct CommandDefinition: Sendable, Equatable {
     /// Dotted command name, e.g. `trunk.open`, `climate.precondition`.
     public var name: String
@@ -226,14 +243,20 @@ public struct CommandDefinition: Sendable, Equatable {
     public var intervalSeconds: Double
     public var precondition: Condition?
     public var confirmation: Condition?
+    /// The precondition and confirmation as written in the profile, for the texts a command's sender reads.
+    public var preconditionText: String?
+    public var confirmationText: String?
     public var timeoutSeconds: Double
     public var line: Int
 
     public init(
         name: String, bus: String, message: String, signals: [String: SignalSetting], parameters: [CommandParameter],
         counterSignal: String?, repeats: Int, intervalSeconds: Double, precondition: Condition?,
-        confirmation: Condition?, timeoutSeconds: Double, line: Int
+        confirmation: Condition?, timeoutSeconds: Double, line: Int, preconditionText: String? = nil,
+        confirmationText: String? = nil
     ) {
+        self.preconditionText = preconditionText
+        self.confirmationText = confirmationText
         self.name = name
         self.bus = bus
         self.message = message

@@ -348,7 +348,8 @@ struct ProfileLoaderTests {
             counterSignal: "Counter", repeats: 1, intervalSeconds: 0.01,
             precondition: .comparison(lhs: .signal("Vehicle.Powertrain.Transmission.CurrentGear"), op: .equal, rhs: .number(0), hysteresis: 0),
             confirmation: .comparison(lhs: .signal("Vehicle.Powertrain.CombustionEngine.ECT"), op: .greaterOrEqual, rhs: .number(20), hysteresis: 0),
-            timeoutSeconds: 5, line: 15))
+            timeoutSeconds: 5, line: 15, preconditionText: "Vehicle.Powertrain.Transmission.CurrentGear == \"P\"",
+            confirmationText: "Vehicle.Powertrain.CombustionEngine.ECT >= 20"))
     }
 
     @Test("unquoted dotted names are read as the same catalog names and command names")
