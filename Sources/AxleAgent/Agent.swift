@@ -6,6 +6,7 @@ import Dispatch
 import FirmwareProfile
 import MQTTUplink
 import Outbox
+import RemoteCommands
 import Synchronization
 import TelemetryPayload
 
@@ -79,13 +80,20 @@ public enum Agent {
         let status = StatusMessages(topics: topics, profile: profile.name)
         mqtt.will = status.offline(reason: "connection lost")
         let client = try MQTTClient(configuration: mqtt)
+        let wakeup = PipelineWakeup()
+        let commands = try RemoteCommandService(configuration: configuration, topics: topics, client: client, wakeup: wakeup, log: log)
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
             housekeeping: { events.housekeeping() }, log: log.writer(.warning, "uplink"))
         let birth = status.online()
         let broker = "\(mqtt.host):\(mqtt.port)"
         let uplink = UplinkState(broker: broker)
+        let requestTopic = topics.commandRequests
         client.start { event in
+            if case .message(let message) = event, message.topic == requestTopic {
+                commands.intake.receive(message)
+                return
+            }
             drainer.handle(event)
             uplink.handle(event)
             switch event {
@@ -103,13 +111,15 @@ public enum Agent {
         let linkWatcher = configuration.watchLink ? try? LinkWatcher { client.linkChanged() } : nil
 
         startDedicatedThread(name: "drainer") { drainer.run() }
+        commands.start(client: client, topics: topics, log: log)
 
         // The pipeline thread owns the source and the pipeline; the main thread waits for a signal or the end.
         let stopSource = Atomic<Bool>(false)
         let pipelineTurns = Atomic<Int>(0)
         let sourceDone = DispatchSemaphore(value: 0)
         let finalCounters = Mutex(AgentState.PipelineCounters())
-        let source = try makeSource(configuration, log: log)
+        let simulatorCommands = SimulatorCommandQueue()
+        let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
         let sourceBox = SendableBox(source)
         startDedicatedThread(name: "pipeline") {
             var source = sourceBox.take()
@@ -117,13 +127,26 @@ public enum Agent {
                 profile: profile, interfaces: configuration.canInterfaces, outbox: outbox, topics: topics,
                 configuration: configuration, events: events, state: state, onAppended: { drainer.recordsAppended() },
                 log: log)
+            let sink: any CommandFrameSink =
+                switch configuration.source {
+                case .socketCAN: SocketCANCommandSink(interfaces: configuration.canInterfaces)
+                case .simulate: SimulatorCommandSink(queue: simulatorCommands)
+                case .replay: NoBusSink()
+                }
+            let executor = CommandExecutor(
+                profile: profile, vehicleID: configuration.vehicleID, sink: sink, inbox: commands.inbox,
+                journal: commands.journal, responder: commands.responder, log: log)
+            let features = FeatureManager(
+                profile: profile, store: commands.entitlements, client: client, topics: topics, log: log)
+            executor.features = features
             var frames: [CANFrame] = []
             frames.reserveCapacity(1024)
             do {
                 while !stopSource.load(ordering: .relaxed) {
                     frames.removeAll(keepingCapacity: true)
-                    let more = try source.next(into: &frames)
+                    let more = try source.next(into: &frames, until: executor.nextDue ?? .infinity)
                     pipeline.process(frames)
+                    pipeline.runCommands(executor, features: features)
                     pipeline.tick(wallSeconds: monotonicSeconds())
                     pipelineTurns.add(1, ordering: .relaxed)
                     if !more { break }
@@ -132,6 +155,7 @@ public enum Agent {
                 log(.error, "source", "\(error)")
             }
             pipeline.finish()
+            features.finish()
             state.markSourceEnded()
             finalCounters.withLock { $0 = pipeline.counters }
             log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
@@ -140,7 +164,7 @@ public enum Agent {
 
         let control = startControlServer(
             configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
-            log: log)
+            commands: commands, log: log)
 
         // The CAN sources and the outbox are open: systemd may start what depends on the agent.
         notifier?.ready(status: "collecting \(profile.name) for \(configuration.vehicleID)")
@@ -214,7 +238,9 @@ public enum Agent {
         return statistics.depth.values.allSatisfy { $0.records == 0 }
     }
 
-    private static func makeSource(_ configuration: AgentConfiguration, log: AgentLog) throws -> any FrameSource {
+    private static func makeSource(
+        _ configuration: AgentConfiguration, simulatorCommands: SimulatorCommandQueue, wakeup: PipelineWakeup, log: AgentLog
+    ) throws -> any FrameSource {
         let profile = configuration.profile
         switch configuration.source {
         case .socketCAN:
@@ -226,7 +252,8 @@ public enum Agent {
             }
             return try SimulatedSource(
                 database: profile.buses[0].database, scenario: scenario, profileName: profile.name, speed: speed,
-                duration: duration, startUnixSeconds: Double(wallClockMillis()) / 1000)
+                duration: duration, startUnixSeconds: Double(wallClockMillis()) / 1000, commands: simulatorCommands,
+                wakeup: wakeup)
         case .replay(let path, let speed):
             return try ReplaySource(path: path, speed: speed, log: log.writer(.warning, "replay"))
         }

@@ -38,15 +38,15 @@ public struct AgentConfiguration: Sendable {
     public var controlSocketPath: String?
     /// The group allowed to read status through the control socket.
     public var controlSocketGroup: String
-    /// Backend public keys that may sign remote commands (used by the remote-commands service).
-    public var trustKeys: [String]
+    /// Backend public keys that may sign remote commands, key ids no longer trusted, and the command limits.
+    public var commands: CommandSettings
 
     public init(
         vehicleID: String, profile: FirmwareProfile, canInterfaces: [String: String] = [:], source: FrameSourceKind,
         dataDirectory: String, outboxCapBytes: Int64 = AgentConfiguration.defaultOutboxCapBytes, mqtt: MQTTConfiguration,
         topicPrefix: String = "axle/v1", uplink: UplinkPolicy = .standard, payloadFormat: PayloadFormat = .protobufZstd,
         exitWhenDrained: Bool = false, watchLink: Bool = true, logLevel: LogLevel = .info,
-        controlSocketPath: String? = nil, controlSocketGroup: String = "axle", trustKeys: [String] = []
+        controlSocketPath: String? = nil, controlSocketGroup: String = "axle", commands: CommandSettings = CommandSettings()
     ) {
         self.vehicleID = vehicleID
         self.profile = profile
@@ -63,9 +63,24 @@ public struct AgentConfiguration: Sendable {
         self.logLevel = logLevel
         self.controlSocketPath = controlSocketPath
         self.controlSocketGroup = controlSocketGroup
-        self.trustKeys = trustKeys
+        self.commands = commands
     }
 
     /// The outbox's own default (docs/outbox.md gives how many hours of the demo profile it holds).
     public static let defaultOutboxCapBytes: Int64 = OutboxConfiguration.defaultCapBytes
+}
+
+/// How the agent accepts remote commands (docs/commands.md).
+public struct CommandSettings: Sendable, Equatable {
+    /// Backend public key files (`axle-fleet keygen` writes them). No keys: every command is rejected (unknown key).
+    public var trustKeyFiles: [String] = []
+    /// Key ids that are no longer trusted even though their file is still listed (a revocation list).
+    public var revokedKeyIDs: [String] = []
+    /// A command may be valid for at most this long from when it arrives (its expires_at).
+    public var maximumLifetimeSeconds: Double = 300
+    /// Sustained commands per second, and how many may come at once, before `rate_limited`.
+    public var ratePerSecond: Double = 2
+    public var burst: Int = 10
+
+    public init() {}
 }

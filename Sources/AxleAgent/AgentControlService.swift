@@ -4,6 +4,7 @@ import CANBus
 import DBC
 import FirmwareProfile
 import Outbox
+import RemoteCommands
 
 #if canImport(Glibc)
 import Glibc
@@ -18,13 +19,17 @@ struct AgentControlService: ControlHandler {
     let uplink: UplinkState
     let store: OutboxStore
     let outboxPath: String
+    let journal: CommandJournal
+    let entitlements: EntitlementStore
     /// Per catalog signal: its DBC signal (for value labels).
     let dbcSignals: [DBCSignal?]
 
     init(
         configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
-        outbox: OutboxStore, outboxPath: String
+        outbox: OutboxStore, outboxPath: String, journal: CommandJournal, entitlements: EntitlementStore
     ) {
+        self.journal = journal
+        self.entitlements = entitlements
         self.configuration = configuration
         self.state = state
         self.drainer = drainer
@@ -122,6 +127,24 @@ struct AgentControlService: ControlHandler {
             })
     }
 
+    /// Read from the entitlement store: its active time is at most 10 s behind the feature manager's count.
+    func features() throws -> FeaturesReport {
+        FeaturesReport(features: try entitlements.all().map { entitlement in
+            FeatureSummary(
+                feature: entitlement.feature, state: entitlement.state.rawValue, validFromMillis: entitlement.validFromMillis,
+                validUntilMillis: entitlement.validUntilMillis, activeSeconds: entitlement.activeSeconds,
+                commandID: entitlement.commandID)
+        })
+    }
+
+    func commands(limit: Int) throws -> CommandsReport {
+        CommandsReport(commands: try journal.recent(limit: limit).map { entry in
+            CommandSummary(
+                id: entry.id, name: entry.name, status: entry.status.rawValue, reason: entry.reason?.rawValue, text: entry.text,
+                receivedMillis: entry.receivedAtMillis, updatedMillis: entry.updatedAtMillis, keyID: entry.keyID)
+        })
+    }
+
     func rules() throws -> RulesReport {
         RulesReport(rules: ruleSummaries())
     }
@@ -162,7 +185,7 @@ extension Agent {
     /// and the agent runs without one: collecting and sending matter more than the technician's view.
     static func startControlServer(
         _ configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
-        outbox: OutboxStore, outboxPath: String, log: AgentLog
+        outbox: OutboxStore, outboxPath: String, commands: RemoteCommandService, log: AgentLog
     ) -> ControlServer? {
         guard let path = configuration.controlSocketPath else { return nil }
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
@@ -173,7 +196,8 @@ extension Agent {
             }
         }
         let service = AgentControlService(
-            configuration: configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath)
+            configuration: configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
+            journal: commands.journal, entitlements: commands.entitlements)
         let server = ControlServer(path: path, group: configuration.controlSocketGroup, handler: service)
         do {
             let startup = try server.start()

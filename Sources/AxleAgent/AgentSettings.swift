@@ -40,7 +40,8 @@ public struct AgentSettings: Sendable {
     public var payloadFormat = "protobuf-zstd"
     public var controlSocket: String?
     public var controlGroup = "axle"
-    public var trustKeys: [String] = []
+    /// `[commands]`: trust keys (paths resolved against the configuration file), revocations, limits.
+    public var commands = CommandSettings()
     /// Where the frames come from: flags only (`--simulate`, `--replay`); SocketCAN otherwise.
     public var source: FrameSourceKind = .socketCAN
     public var exitWhenDrained = false
@@ -98,7 +99,25 @@ public struct AgentSettings: Sendable {
             control.finish()
         }
         if let commands = root.table("commands") {
-            if let value = commands.stringArray("trust-keys") { trustKeys += value.map { Self.resolve($0, relativeTo: path) } }
+            if let value = commands.stringArray("trust-keys") {
+                self.commands.trustKeyFiles += value.map { Self.resolve($0, relativeTo: path) }
+            }
+            if let value = commands.stringArray("revoked-keys") { self.commands.revokedKeyIDs += value }
+            if let value = commands.duration("max-lifetime") {
+                if value > 0 { self.commands.maximumLifetimeSeconds = value } else {
+                    commands.error("'max-lifetime' must be longer than 0", line: commands.line(of: "max-lifetime"))
+                }
+            }
+            if let value = commands.double("rate-limit") {
+                if value > 0 { self.commands.ratePerSecond = value } else {
+                    commands.error("'rate-limit' (commands per second) must be above 0", line: commands.line(of: "rate-limit"))
+                }
+            }
+            if let value = commands.int("burst") {
+                if value >= 1 { self.commands.burst = value } else {
+                    commands.error("'burst' must be at least 1", line: commands.line(of: "burst"))
+                }
+            }
             commands.finish()
         }
         root.finish()
@@ -172,7 +191,7 @@ public struct AgentSettings: Sendable {
             outboxCapBytes: outboxCapBytes ?? AgentConfiguration.defaultOutboxCapBytes, mqtt: mqtt,
             topicPrefix: topicPrefix, uplink: uplink, payloadFormat: format, exitWhenDrained: exitWhenDrained,
             logLevel: level, controlSocketPath: controlSocket ?? Self.defaultControlSocket(),
-            controlSocketGroup: controlGroup, trustKeys: trustKeys)
+            controlSocketGroup: controlGroup, commands: commands)
     }
 
     public static func payloadFormat(_ text: String) -> PayloadFormat? {

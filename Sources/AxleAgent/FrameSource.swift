@@ -9,15 +9,19 @@ import Glibc
 #endif
 
 /// Produces frames for the pipeline on its thread: the vehicle's buses, the simulated vehicle or a candump replay.
-/// `next(into:)` returns at least every 200 ms or so, so that the thread can notice a shutdown; it returns false when
-/// the source has ended (a replay's end, a simulation's duration).
+/// `next(into:until:)` returns at least every 200 ms or so, so that the thread can notice a shutdown, and tries not
+/// to wait past `deadline` (monotonic seconds: a remote command's next frame or timeout); it returns false when the
+/// source has ended (a replay's end, a simulation's duration).
 protocol FrameSource {
-    mutating func next(into frames: inout [CANFrame]) throws -> Bool
+    mutating func next(into frames: inout [CANFrame], until deadline: Double) throws -> Bool
 }
 
-/// The in-process simulated vehicle, paced against the monotonic clock (or as fast as possible).
+/// The in-process simulated vehicle, paced against the monotonic clock (or as fast as possible). It hears the
+/// agent's command frames (`commands`) as if on its bus, and a command's arrival (`wakeup`) cuts its wait short.
 struct SimulatedSource: FrameSource {
     private var simulator: VehicleSimulator
+    private let commands: SimulatorCommandQueue
+    private let wakeup: PipelineWakeup
     private let speed: Double?
     private let duration: Double?
     private let wallStart = monotonicSeconds()
@@ -25,7 +29,12 @@ struct SimulatedSource: FrameSource {
     /// Simulated seconds per step: small when paced, so frames flow steadily; large when running flat out.
     private let step: Double
 
-    init(database: DBCDatabase, scenario: String, profileName: String, speed: Double?, duration: Double?, startUnixSeconds: Double) throws {
+    init(
+        database: DBCDatabase, scenario: String, profileName: String, speed: Double?, duration: Double?, startUnixSeconds: Double,
+        commands: SimulatorCommandQueue, wakeup: PipelineWakeup
+    ) throws {
+        self.commands = commands
+        self.wakeup = wakeup
         guard let scenario = Scenario(rawValue: scenario) else {
             throw AgentConfigurationError("unknown scenario '\(scenario)'; choose one of \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -44,11 +53,19 @@ struct SimulatedSource: FrameSource {
         self.step = speed == nil ? 1 : 0.02
     }
 
-    mutating func next(into frames: inout [CANFrame]) throws -> Bool {
+    mutating func next(into frames: inout [CANFrame], until deadline: Double) throws -> Bool {
+        for frame in commands.takeAll() { simulator.receive(frame) }
         if let duration, simulated >= duration { return false }
-        simulated += step
-        if let duration { simulated = min(simulated, duration) }
-        if let speed { sleep(untilMonotonic: wallStart + simulated / speed) }
+        var target = simulated + step
+        if let duration { target = min(target, duration) }
+        if let speed {
+            let due = wallStart + target / speed
+            if wakeup.wait(untilMonotonic: min(due, deadline)) || monotonicSeconds() < due {
+                // Woken early (a command, or its next frame is due): simulate up to now only.
+                target = max(simulated, min(target, (monotonicSeconds() - wallStart) * speed))
+            }
+        }
+        simulated = target
         frames.append(contentsOf: simulator.advance(to: simulated))
         return true
     }
@@ -74,7 +91,7 @@ struct ReplaySource: FrameSource {
         self.log = log
     }
 
-    mutating func next(into frames: inout [CANFrame]) throws -> Bool {
+    mutating func next(into frames: inout [CANFrame], until deadline: Double) throws -> Bool {
         // Up to 256 frames per call, so that the caller can check for shutdown between batches.
         for _ in 0..<256 {
             guard let entry = try reader.next() else { return !frames.isEmpty }
@@ -127,13 +144,16 @@ final class SocketCANSource: FrameSource {
         }
     }
 
-    func next(into frames: inout [CANFrame]) throws -> Bool {
+    func next(into frames: inout [CANFrame], until deadline: Double) throws -> Bool {
         guard let socket else {
             if monotonicSeconds() >= nextOpenAttempt { open() } else { usleep(100_000) }
             return true
         }
         do {
-            try socket.receive(timeoutMilliseconds: 200, into: &batch)
+            // At most 50 ms on a silent bus, so that a remote command waits no longer for its turn; a live bus
+            // returns far sooner.
+            let wait = Int32(max(0, min(50, (deadline - monotonicSeconds()) * 1000)).rounded(.up))
+            try socket.receive(timeoutMilliseconds: wait, into: &batch)
         } catch {
             log("\(error); reopening")
             socket.close()

@@ -145,6 +145,13 @@ final class Pipeline {
         }
     }
 
+    /// Remote commands and feature entitlements, after each batch: preconditions and confirmations read the values
+    /// just collected.
+    func runCommands(_ executor: CommandExecutor, features: FeatureManager) {
+        executor.step(engine: engine)
+        features.tick(executor: executor)
+    }
+
     /// Time passes on the wall clock: closes a batch left open by a silent bus, applies rule switches, and publishes
     /// the live state for the control socket (at most four times a second).
     func tick(wallSeconds: Double) {

@@ -25,7 +25,10 @@ public struct UplinkTopics: Sendable, Equatable {
     public var status: String { "\(base)/status" }
     /// Command requests from the backend, and the vehicle's responses.
     public var commandRequests: String { "\(base)/cmd/req" }
+    /// Responses when the request named no MQTT 5 Response Topic (MQTT 3.1.1).
     public var commandResponses: String { "\(base)/cmd/res" }
+    /// Retained JSON: the feature entitlements and whether each is active.
+    public var features: String { "\(base)/features" }
 }
 
 /// A setting the agent cannot run with; the text says which and what to give instead.

@@ -61,6 +61,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Interface name written in the log.", valueName: "name"))
     var interface: String = "can0"
 
+    @Flag(name: .customLong("ignore-commands"), help: "With --to: hear command frames but never act on them (a vehicle that does not answer, for testing a sender's timeout).")
+    var ignoreCommands = false
+
     func validate() throws {
         if (to == nil) == (out == nil) { throw ValidationError("give exactly one of --to INTERFACE and --out FILE") }
         if SimulatorProfile.builtIn(named: profile) == nil {
@@ -176,7 +179,7 @@ struct SimulateCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.description)
             }
-            for frame in batch.frames {
+            for frame in batch.frames where !ignoreCommands {
                 for action in simulator.receive(frame) {
                     stderr.write("\(Self.readable(simulator.time)) s: \(CandumpFormat.frameText(frame)) → \(action.rawValue) in \(Self.readable(simulator.profile.reactionDelay)) s\n")
                 }

@@ -62,6 +62,12 @@ struct AxledCommand: ParsableCommand {
     @Option(name: .customLong("trust-key"), help: ArgumentHelp("A backend public key allowed to sign remote commands (repeatable).", valueName: "file"))
     var trustKeys: [String] = []
 
+    @Option(name: .customLong("revoked-key"), help: ArgumentHelp("A key id no longer trusted for remote commands (repeatable).", valueName: "key-id"))
+    var revokedKeys: [String] = []
+
+    @Option(name: .customLong("command-rate-limit"), help: ArgumentHelp("Remote commands per second before 'rate_limited' (default 2, bursts of 10).", valueName: "n"))
+    var commandRateLimit: Double?
+
     @Option(name: .customLong("control-socket"), help: ArgumentHelp("The control socket for 'axle' (default: $RUNTIME_DIRECTORY/axled.sock, else /run/axle/axled.sock).", valueName: "path"))
     var controlSocket: String?
 
@@ -151,7 +157,13 @@ struct AxledCommand: ParsableCommand {
             settings.source = .simulate(scenario: simulate, speed: Self.speed(simulateSpeed).factor, duration: simulateDuration)
         }
         if exitWhenDrained { settings.exitWhenDrained = true }
-        settings.trustKeys += trustKeys
+        settings.commands.trustKeyFiles += trustKeys
+        settings.commands.revokedKeyIDs += revokedKeys
+        if let commandRateLimit {
+            guard commandRateLimit > 0 else { throw AgentConfigurationError("--command-rate-limit must be above 0") }
+            settings.commands.ratePerSecond = commandRateLimit
+            settings.commands.burst = max(settings.commands.burst, Int(commandRateLimit.rounded(.up)))
+        }
         if let controlSocket { settings.controlSocket = controlSocket }
         if let topicPrefix { settings.topicPrefix = topicPrefix }
         if let mqttVersion { settings.mqttVersion = mqttVersion }

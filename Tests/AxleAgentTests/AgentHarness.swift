@@ -26,10 +26,11 @@ struct AgentHarness {
 
     /// Starts `axled` with the demo profile, this harness's data directory and `arguments`; its log goes to
     /// `axled-<run>.log` in the harness directory.
-    func start(broker: String, run: Int = 0, _ arguments: [String]) throws -> ChildProcess {
+    /// `environment`: extra variables (`NAME=value`), set through env(1).
+    func start(broker: String, run: Int = 0, environment: [String] = [], _ arguments: [String]) throws -> ChildProcess {
         try ChildProcess(
-            executable: Self.axled,
-            arguments: [
+            executable: environment.isEmpty ? Self.axled : "/usr/bin/env",
+            arguments: (environment.isEmpty ? [] : environment + [Self.axled]) + [
                 "--profile", Self.demoProfile, "--vehicle-id", vehicleID, "--data-dir", dataDirectory, "--broker", broker,
                 "--reconnect-base", "0.05", "--reconnect-cap", "0.5", "--control-socket", controlSocket,
             ] + arguments,

@@ -1,0 +1,197 @@
+import AxleBase
+import FirmwareProfile
+import MQTTUplink
+import RemoteCommands
+
+/// Feature entitlements bought over the air: `feature.activate` / `feature.revoke` store them durably
+/// (`EntitlementStore`), and the manager keeps each feature's frames in step with what the entitlement says now —
+/// switching it on when its validity starts, off when it ends or is revoked, on time and also across restarts.
+///
+/// Time is checked on both clocks: the wall clock says when validity starts and ends, and the seconds a feature has
+/// been active are counted on the monotonic clock (persisted every 10 s), so that setting the wall clock back cannot
+/// stretch a 24-hour entitlement (`Entitlement.desiredState`).
+///
+/// Not `Sendable`: the pipeline thread owns it, next to the executor that sends its frames.
+final class FeatureManager {
+    private let definitions: [String: FeatureDefinition]
+    private let store: EntitlementStore
+    private let client: MQTTClient
+    private let topics: UplinkTopics
+    private let log: AgentLog
+    private var entitlements: [Entitlement] = []
+    private var lastCheck: Double
+    private var lastPersisted: Double
+    private var loaded = false
+
+    init(profile: FirmwareProfile, store: EntitlementStore, client: MQTTClient, topics: UplinkTopics, log: AgentLog) {
+        self.definitions = Dictionary(profile.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.store = store
+        self.client = client
+        self.topics = topics
+        self.log = log
+        self.lastCheck = monotonicSeconds()
+        self.lastPersisted = lastCheck
+    }
+
+    /// `feature.activate` / `feature.revoke`, already verified and claimed.
+    func handle(_ accepted: AcceptedCommand, executor: CommandExecutor) {
+        let request = accepted.command.request
+        guard case .string(let feature)? = request.parameters["feature"] else {
+            return executor.reject(accepted, .badParameters, "\(request.name) needs the parameter feature")
+        }
+        guard let definition = definitions[feature] else {
+            let known = definitions.keys.sorted().joined(separator: ", ")
+            return executor.reject(
+                accepted, .badParameters, "this vehicle has no feature '\(feature)' (it has: \(known.isEmpty ? "none" : known))")
+        }
+        let now = wallClockMillis()
+        if request.name == "feature.revoke" {
+            guard let index = entitlements.firstIndex(where: { $0.feature == feature }), entitlements[index].state != .revoked else {
+                return executor.reject(accepted, .badParameters, "'\(feature)' has no entitlement to revoke")
+            }
+            executor.begin(accepted)
+            let wasActive = entitlements[index].state == .active
+            entitlements[index].state = .revoked
+            persist(entitlements[index], executor: executor, accepted: accepted)
+            if wasActive { executor.switchFeature(definition, enabled: false) }
+            publish()
+            executor.finish(accepted, .succeeded, nil, "\(feature) revoked", result: summary(of: entitlements[index]))
+            return
+        }
+        let from = Self.millis(request.parameters["valid_from"])
+        let until = Self.millis(request.parameters["valid_until"])
+        if let until, until <= max(now, from ?? now) {
+            return executor.reject(accepted, .badParameters, "valid_until is not after valid_from and now: the entitlement would never be active")
+        }
+        executor.begin(accepted)
+        let entitlement = Entitlement(
+            feature: feature, validFromMillis: from, validUntilMillis: until, commandID: request.id, state: .pending,
+            activeSeconds: 0)
+        let previous = entitlements.firstIndex { $0.feature == feature }
+        let wasActive = previous.map { entitlements[$0].state == .active } ?? false
+        if let previous { entitlements[previous] = entitlement } else { entitlements.append(entitlement) }
+        do {
+            try store.grant(entitlement)
+        } catch {
+            return executor.finish(accepted, .failed, nil, "the entitlement cannot be stored, so it was not applied: \(error)")
+        }
+        // A renewal of an active feature keeps it on: only a change of state sends frames.
+        if wasActive, let index = entitlements.firstIndex(where: { $0.feature == feature }) { entitlements[index].state = .active }
+        reconcile(executor: executor, nowMillis: now)
+        let state = entitlements.first { $0.feature == feature }
+        executor.finish(
+            accepted, .succeeded, nil, "\(feature) is \(state?.state.rawValue ?? "?")", result: state.map(summary(of:)))
+    }
+
+    /// On every pipeline turn: loads the entitlements once (switching active ones on again: the vehicle may have
+    /// lost them with its power), counts active time, and switches features whose state is due to change.
+    func tick(executor: CommandExecutor) {
+        let now = monotonicSeconds()
+        if !loaded {
+            loaded = true
+            do {
+                entitlements = try store.all()
+            } catch {
+                log(.error, "features", "cannot read the entitlements: \(error)")
+            }
+            for entitlement in entitlements where entitlement.state == .active {
+                if let definition = definitions[entitlement.feature] { executor.switchFeature(definition, enabled: true) }
+            }
+            reconcile(executor: executor, nowMillis: wallClockMillis())
+            publish()
+            return
+        }
+        // Ten checks a second: a feature ends within 0.1 s of its time.
+        guard now - lastCheck >= 0.1 else { return }
+        let elapsed = now - lastCheck
+        lastCheck = now
+        for index in entitlements.indices where entitlements[index].state == .active {
+            entitlements[index].activeSeconds += elapsed
+        }
+        if now - lastPersisted >= 10 {
+            lastPersisted = now
+            saveActiveTime()
+        }
+        reconcile(executor: executor, nowMillis: wallClockMillis())
+    }
+
+    /// Shutdown: the active time counted since the last save.
+    func finish() {
+        saveActiveTime()
+    }
+
+    private func reconcile(executor: CommandExecutor, nowMillis: Int64) {
+        var changed = false
+        for index in entitlements.indices {
+            let desired = entitlements[index].desiredState(nowMillis: nowMillis)
+            let current = entitlements[index].state
+            guard desired != current else { continue }
+            entitlements[index].state = desired
+            changed = true
+            do {
+                try store.setState(feature: entitlements[index].feature, desired)
+            } catch {
+                log(.error, "features", "cannot store the state of \(entitlements[index].feature): \(error)")
+            }
+            log(.notice, "features", "\(entitlements[index].feature): \(current.rawValue) → \(desired.rawValue)")
+            guard let definition = definitions[entitlements[index].feature] else { continue }
+            if desired == .active {
+                executor.switchFeature(definition, enabled: true)
+            } else if current == .active {
+                executor.switchFeature(definition, enabled: false)
+            }
+        }
+        if changed { publish() }
+    }
+
+    private func persist(_ entitlement: Entitlement, executor: CommandExecutor, accepted: AcceptedCommand) {
+        do {
+            try store.setState(feature: entitlement.feature, entitlement.state)
+        } catch {
+            log(.error, "features", "cannot store the state of \(entitlement.feature): \(error)")
+        }
+    }
+
+    private func saveActiveTime() {
+        let stored = (try? store.all()) ?? []
+        for entitlement in entitlements where entitlement.state == .active {
+            let saved = stored.first { $0.feature == entitlement.feature }?.activeSeconds ?? 0
+            let delta = entitlement.activeSeconds - saved
+            guard delta > 0 else { continue }
+            do {
+                try store.addActiveSeconds(feature: entitlement.feature, delta)
+            } catch {
+                log(.error, "features", "cannot store the active time of \(entitlement.feature): \(error)")
+            }
+        }
+    }
+
+    /// The retained `…/features` message: every entitlement and its state.
+    private func publish() {
+        let document = JSONValue.object([
+            ("vehicle", .string(topics.vehicleID)),
+            ("t", .integer(Int128(wallClockMillis()))),
+            ("features", .array(entitlements.map(summary(of:)))),
+        ])
+        var properties = MQTTProperties()
+        properties.contentType = "application/json"
+        _ = client.publish(MQTTMessage(
+            topic: topics.features, payload: Array(document.rendered().utf8), qos: 1, retain: true, properties: properties))
+    }
+
+    private func summary(of entitlement: Entitlement) -> JSONValue {
+        .object([
+            ("feature", .string(entitlement.feature)),
+            ("state", .string(entitlement.state.rawValue)),
+            ("valid_from", entitlement.validFromMillis.map { .integer(Int128($0)) } ?? .null),
+            ("valid_until", entitlement.validUntilMillis.map { .integer(Int128($0)) } ?? .null),
+            ("active_seconds", .number((entitlement.activeSeconds * 10).rounded() / 10)),
+            ("command", .string(entitlement.commandID)),
+        ])
+    }
+
+    private static func millis(_ value: CommandValue?) -> Int64? {
+        guard case .number(let number)? = value, number.isFinite else { return nil }
+        return Int64(number)
+    }
+}
