@@ -130,6 +130,16 @@ public struct ControlClient: Sendable {
             as: RuleSummary.init(json:))
     }
 
+    /// The feature entitlements.
+    public func features(timeoutSeconds: Double = 5) throws(ControlClientError) -> FeaturesReport {
+        try decode(try request(.features, timeoutSeconds: timeoutSeconds), as: FeaturesReport.init(json:))
+    }
+
+    /// The `limit` most recent remote commands, newest first.
+    public func commands(limit: Int, timeoutSeconds: Double = 5) throws(ControlClientError) -> CommandsReport {
+        try decode(try request(.commands(limit: limit), timeoutSeconds: timeoutSeconds), as: CommandsReport.init(json:))
+    }
+
     /// Sends one line as it is (a newline is added) and returns the first line of the answer, without its newline:
     /// the raw exchange, for tools and tests that need to send what `ControlRequest` would not.
     public func exchange(line: String, timeoutSeconds: Double = 5) throws(ControlClientError) -> String {

@@ -22,6 +22,10 @@ public protocol ControlHandler: Sendable {
     func rules() throws -> RulesReport
     /// `set-rule`: switches a rule on or off and returns it as it now is. Only called for privileged callers.
     func setRule(name: String, enabled: Bool) throws -> RuleSummary
+    /// `features`: every feature entitlement the agent holds, whatever its state.
+    func features() throws -> FeaturesReport
+    /// `commands`: the `limit` most recent remote commands, newest first.
+    func commands(limit: Int) throws -> CommandsReport
 }
 
 /// Who may make which request. Opening the socket at all is decided by its file mode (0660, group `axle`): anyone who

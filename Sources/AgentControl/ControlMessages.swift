@@ -14,11 +14,19 @@ public enum ControlRequest: Sendable, Equatable {
     case rules
     /// `{"request":"set-rule","name":"x","enabled":false}`: switches a collection rule on or off (privileged).
     case setRule(name: String, enabled: Bool)
+    /// `{"request":"features"}`: the feature entitlements and whether each is active.
+    case features
+    /// `{"request":"commands","limit":20}`: the most recent remote commands and what became of them, newest first.
+    case commands(limit: Int)
 
     /// How many events `events` returns when the request names no limit.
     public static let defaultEventLimit = 20
     /// The most events one request may ask for.
     public static let maximumEventLimit = 1000
+    /// How many commands `commands` returns when the request names no limit.
+    public static let defaultCommandLimit = 20
+    /// The most commands one request may ask for.
+    public static let maximumCommandLimit = 1000
 
     /// The request's name on the wire ("status", "set-rule", …).
     public var name: String {
@@ -29,6 +37,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .events: "events"
         case .rules: "rules"
         case .setRule: "set-rule"
+        case .features: "features"
+        case .commands: "commands"
         }
     }
 
@@ -43,9 +53,9 @@ public enum ControlRequest: Sendable, Equatable {
     public func toJSON() -> JSONValue {
         var members: [(String, JSONValue)] = [("request", .string(name))]
         switch self {
-        case .status, .outbox, .rules: break
+        case .status, .outbox, .rules, .features: break
         case .signals(let filter): if let filter { members.append(("filter", .string(filter))) }
-        case .events(let limit): members.append(("limit", .count(limit)))
+        case .events(let limit), .commands(let limit): members.append(("limit", .count(limit)))
         case .setRule(let name, let enabled):
             members.append(("name", .string(name)))
             members.append(("enabled", .bool(enabled)))
@@ -67,7 +77,8 @@ public enum ControlRequest: Sendable, Equatable {
         guard let decoded else {
             throw ControlFailure(
                 .unknownRequest,
-                "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules and set-rule")
+                "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules, set-rule, features "
+                    + "and commands")
         }
         self = decoded
     }
@@ -80,19 +91,28 @@ public enum ControlRequest: Sendable, Equatable {
             let filter = try reader.optionalString("filter")
             return .signals(filter: filter?.isEmpty == true ? nil : filter)
         case "outbox": return .outbox
-        case "events":
-            let limit = try reader.optionalInteger("limit", as: Int.self) ?? defaultEventLimit
-            guard (1...maximumEventLimit).contains(limit) else {
-                throw ControlDecodingError(field: "limit", message: "must be between 1 and \(maximumEventLimit), not \(limit)")
-            }
-            return .events(limit: limit)
+        case "events": return .events(limit: try limit(reader, default: defaultEventLimit, maximum: maximumEventLimit))
         case "rules": return .rules
         case "set-rule":
             let rule = try reader.string("name")
             guard !rule.isEmpty else { throw ControlDecodingError(field: "name", message: "must name a rule") }
             return .setRule(name: rule, enabled: try reader.bool("enabled"))
+        case "features": return .features
+        case "commands":
+            return .commands(limit: try limit(reader, default: defaultCommandLimit, maximum: maximumCommandLimit))
         default: return nil
         }
+    }
+
+    /// The optional `limit` field of a list request, between 1 and `maximum`.
+    private static func limit(
+        _ reader: JSONObjectReader, default defaultLimit: Int, maximum: Int
+    ) throws(ControlDecodingError) -> Int {
+        let limit = try reader.optionalInteger("limit", as: Int.self) ?? defaultLimit
+        guard (1...maximum).contains(limit) else {
+            throw ControlDecodingError(field: "limit", message: "must be between 1 and \(maximum), not \(limit)")
+        }
+        return limit
     }
 }
 

@@ -389,6 +389,11 @@ private struct ServeLoop: Sendable {
                 return .success(report.toJSON())
             case .rules: return .success(try handler.rules().toJSON())
             case .setRule(let name, let enabled): return .success(try handler.setRule(name: name, enabled: enabled).toJSON())
+            case .features: return .success(try handler.features().toJSON())
+            case .commands(let limit):
+                var report = try handler.commands(limit: limit)
+                report.commands = Array(report.commands.prefix(limit))
+                return .success(report.toJSON())
             }
         } catch let failure as ControlFailure {
             return .failure(failure)

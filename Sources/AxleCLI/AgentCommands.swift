@@ -7,11 +7,12 @@ import Outbox
 import Glibc
 #endif
 
-// `axle status`, `signals`, `outbox`, `events` and `rules`: the technician's view of a running agent, over its control
-// socket (docs/control.md). When the agent is down, `status` and `outbox` read the outbox database file instead.
+// `axle status`, `signals`, `outbox`, `events` and `rules` (`features` and `commands` are in
+// CommandsAndFeaturesCommands.swift): the technician's view of a running agent, over its control socket
+// (docs/control.md). When the agent is down, `status` and `outbox` read the outbox database file instead.
 
 /// The exit codes every agent command documents.
-private let agentExitCodes = """
+let agentExitCodes = """
     Exit codes: 0 success; 1 failure (an error answer, permission denied, an unknown rule, an unreadable answer); \
     3 the agent is not running (even when the outbox file could be shown instead); 64 the command line is wrong.
     """

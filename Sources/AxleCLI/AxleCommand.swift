@@ -8,12 +8,13 @@ public struct AxleCommand: ParsableCommand {
         abstract: "Axle technician CLI: the running agent, firmware profiles, CAN capture and sending, bus health, DBC decoding and encoding.",
         discussion: """
             Exit codes: 0 success; 1 the work failed (unreadable or invalid input; see the message); \
-            3 the agent is not running (status, signals, outbox, events, rules; docs/control.md); 64 the command \
+            3 the agent is not running (status, signals, outbox, events, rules, features, commands; docs/control.md); 64 the command \
             line is wrong.
             """,
         version: AxleVersion.current,
         subcommands: [
             StatusCommand.self, SignalsCommand.self, OutboxCommand.self, EventsCommand.self, RulesCommand.self,
+            FeaturesCommand.self, CommandsCommand.self,
             ProfileCommand.self, DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
             BusCommand.self, SimulateCommand.self,
         ]

@@ -76,16 +76,68 @@ public enum Fixtures {
         RuleSummary(name: "gear_changes", kind: "on-change", enabled: true),
         RuleSummary(name: "harsh_braking", kind: "event", enabled: false),
     ])
+
+    /// One entitlement in each state; one active without an end.
+    public static let features = FeaturesReport(features: [
+        FeatureSummary(
+            feature: "performance-boost", state: "active", validFromMillis: 1_767_225_600_000,
+            validUntilMillis: 1_767_312_000_000, activeSeconds: 3_723, commandID: "3f2a9c1e-7b4d-4e8a-9c0f-1d2e3f4a5b6c"),
+        FeatureSummary(
+            feature: "heated-seats", state: "active", validFromMillis: nil, validUntilMillis: nil, activeSeconds: 93_600.5,
+            commandID: "a1b2c3d4-0000-4000-8000-000000000001"),
+        FeatureSummary(
+            feature: "track-mode", state: "pending", validFromMillis: 1_767_398_400_000,
+            validUntilMillis: 1_767_402_000_000, activeSeconds: 0, commandID: "b2c3d4e5-0000-4000-8000-000000000002"),
+        FeatureSummary(
+            feature: "launch-control", state: "expired", validFromMillis: 1_767_139_200_000,
+            validUntilMillis: 1_767_139_210_000, activeSeconds: 10, commandID: "c3d4e5f6-0000-4000-8000-000000000003"),
+        FeatureSummary(
+            feature: "remote-start", state: "revoked", validFromMillis: 1_767_052_800_000, validUntilMillis: nil,
+            activeSeconds: 754.25, commandID: "d4e5f6a7-0000-4000-8000-000000000004"),
+    ])
+
+    /// Commands newest first: one success, a rejection, a failure, a timeout, one interrupted by a crash, one running.
+    public static let commands = CommandsReport(commands: [
+        CommandSummary(
+            id: "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a", name: "climate.precondition", status: "IN_PROGRESS", reason: nil,
+            text: nil, receivedMillis: 1_767_225_595_000, updatedMillis: 1_767_225_595_010, keyID: "backend-2026"),
+        CommandSummary(
+            id: "0f1e2d3c-4b5a-4697-8877-665544332211", name: "trunk.open", status: "REJECTED",
+            reason: "precondition_failed", text: "Vehicle.Speed is 12 km/h; trunk.open needs 0",
+            receivedMillis: 1_767_225_590_000, updatedMillis: 1_767_225_590_001, keyID: "backend-2026"),
+        CommandSummary(
+            id: "11112222-3333-4444-5555-666677778888", name: "trunk.open", status: "SUCCEEDED", reason: nil,
+            text: "BodyStatus.TrunkOpen reported Open after 450 ms", receivedMillis: 1_767_225_500_000, updatedMillis: 1_767_225_500_450, keyID: "backend-2026"),
+        CommandSummary(
+            id: "aaaabbbb-cccc-4ddd-8eee-ffff00001111", name: "charging.start", status: "FAILED", reason: "can_send_failed",
+            text: "cannot send on can0: Network is down", receivedMillis: 1_767_225_400_000,
+            updatedMillis: 1_767_225_400_020, keyID: "backend-2025"),
+        CommandSummary(
+            id: "22223333-4444-4555-8666-777788889999", name: "doors.lock", status: "TIMED_OUT", reason: "no_feedback",
+            text: "BodyStatus.DoorsLocked did not report 1 within 2 s", receivedMillis: 1_767_225_300_000,
+            updatedMillis: 1_767_225_302_000, keyID: "backend-2025"),
+        CommandSummary(
+            id: "33334444-5555-4666-8777-88889999aaaa", name: "doors.unlock", status: "INTERRUPTED", reason: "agent_restarted",
+            text: nil, receivedMillis: 1_767_225_200_000, updatedMillis: 1_767_225_260_000, keyID: "backend-2025"),
+    ])
 }
 
-/// An agent in miniature: answers from the fixtures; rules can be switched; a handler call can be made to fail.
+/// An agent in miniature: answers from the fixtures (or the features and commands it is given); rules can be
+/// switched; a handler call can be made to fail.
 public final class FakeAgent: ControlHandler {
     public let ruleState = Mutex(Fixtures.rules)
     public let calls = Mutex<[String]>([])
     let failure: (any Error & Sendable)?
+    let featuresReport: FeaturesReport
+    let commandsReport: CommandsReport
 
-    public init(failure: (any Error & Sendable)? = nil) {
+    public init(
+        failure: (any Error & Sendable)? = nil, features: FeaturesReport = Fixtures.features,
+        commands: CommandsReport = Fixtures.commands
+    ) {
         self.failure = failure
+        self.featuresReport = features
+        self.commandsReport = commands
     }
 
     private func called(_ name: String) throws {
@@ -128,6 +180,17 @@ public final class FakeAgent: ControlHandler {
             state.rules[index].enabled = enabled
             return state.rules[index]
         }
+    }
+
+    public func features() throws -> FeaturesReport {
+        try called("features")
+        return featuresReport
+    }
+
+    public func commands(limit: Int) throws -> CommandsReport {
+        try called("commands \(limit)")
+        // Deliberately ignores the limit, like `events`: the server must cut the list itself.
+        return commandsReport
     }
 }
 
