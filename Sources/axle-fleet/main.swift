@@ -1,0 +1,3 @@
+import AxleFleet
+
+AxleFleetCommand.main()
