@@ -180,13 +180,37 @@ def main():
         say("== axled: demo-sedan profile, simulated city drive with a coolant leak, "
             f"{arguments.speed}x real time, 1 s telemetry batches")
         started = time.time()
-        with open(agent_log, "w") as log:
-            agent = subprocess.Popen(
-                [axled, "--profile", os.path.join(ROOT, "Firmware-Profiles", "demo-sedan"), "--simulate",
-                 "coolant-leak", "--simulate-speed", arguments.speed, "--vehicle-id", VEHICLE, "--broker",
-                 f"mqtt://127.0.0.1:{port}", "--data-dir", os.path.join(directory, "data"), "--control-socket",
-                 socket_path, "--telemetry-batch", "1", "--reconnect-cap", "1", "--log-level", "notice"],
-                stderr=log)
+        fleet = os.path.join(arguments.bin, "axle-fleet")
+        key_prefix = os.path.join(directory, "backend")
+        subprocess.run([fleet, "keygen", "--out", key_prefix], check=True, capture_output=True)
+
+        def start_agent(scenario, log_mode):
+            with open(agent_log, log_mode) as log:
+                return subprocess.Popen(
+                    [axled, "--profile", os.path.join(ROOT, "Firmware-Profiles", "demo-sedan"), "--simulate",
+                     scenario, "--simulate-speed", arguments.speed, "--vehicle-id", VEHICLE, "--broker",
+                     f"mqtt://127.0.0.1:{port}", "--data-dir", os.path.join(directory, "data"), "--control-socket",
+                     socket_path, "--telemetry-batch", "1", "--reconnect-cap", "1", "--log-level", "notice",
+                     "--trust-key", key_prefix + ".pub"],
+                    stderr=log)
+
+        def send_command(*words):
+            """axle-fleet command send …: prints the statuses as they arrive; returns the final one."""
+            signing = [] if "--payload" in words else ["--key", key_prefix + ".key"]
+            result = subprocess.run([fleet, *words, "--broker", f"mqtt://127.0.0.1:{port}", "--vehicle", VEHICLE,
+                                     *signing, "--json"], capture_output=True, text=True, timeout=60)
+            final = None
+            for line in result.stdout.splitlines():
+                try:
+                    status = json.loads(line)
+                except ValueError:
+                    continue
+                final = status
+                reason = f"  {status.get('reason')}: {status.get('text', '')}" if status.get("reason") else ""
+                say(f"  {status['status']}{reason}")
+            return final
+
+        agent = start_agent("coolant-leak", "w")
         say()
         say("== 1. Decoded telemetry arriving at the subscriber")
         for _ in range(8):
@@ -223,13 +247,34 @@ def main():
         run_cli(axle, "signals", "--socket", socket_path, "Vehicle.Powertrain")
         run_cli(axle, "events", "--socket", socket_path)
         say()
-        say("== 5. Stopping the agent (SIGTERM): the open batch is written and sent, 'offline' published")
+        say("== 5. A courier asks for the trunk, signed by the backend (axle-fleet command send trunk.open)")
+        say("  while the car is driving:")
+        refused = send_command("command", "send", "trunk.open")
+        say()
+        say("== 6. Stopping the agent (SIGTERM): the open batch is written and sent, 'offline' published")
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=10)
         time.sleep(1)
         with open(agent_log) as f:
             text = f.read()
         match = re.search(r"stopped after .*", text)
+        say()
+        say("== 7. The car is parked at the delivery address; the agent starts again and the courier asks again")
+        agent = start_agent("parked", "a")
+        time.sleep(2)
+        payload = os.path.join(directory, "trunk-open.json")
+        subprocess.run([fleet, "command", "create", "--vehicle", VEHICLE, "--key", key_prefix + ".key", "--out",
+                        payload, "trunk.open"], check=True, capture_output=True)
+        opened = send_command("command", "send", "--payload", payload)
+        say("  the same signed request sent again (a replay):")
+        replayed = send_command("command", "send", "--payload", payload)
+        say("  a feature bought over the air for 24 hours (axle-fleet feature grant):")
+        granted = send_command("feature", "grant", "--feature", "performance-boost", "--duration", "24h")
+        run_cli(axle, "features", "--socket", socket_path)
+        run_cli(axle, "commands", "--socket", socket_path)
+        agent.send_signal(signal.SIGTERM)
+        second_code = agent.wait(timeout=10)
+        time.sleep(1)
         records, samples, _, sequences = subscriber.snapshot()
         missing = sorted(set(range(1, max(sequences) + 1)) - sequences) if sequences else []
         events = [e for e in subscriber.events if not e["event"].startswith("outbox.")]
@@ -240,9 +285,16 @@ def main():
             f"({subscriber.payload_bytes / max(samples, 1):.2f} B/sample); "
             f"sequence numbers 1..{max(sequences) if sequences else 0}, {len(missing)} missing")
         say(f"  events: {len(events)} ({', '.join(sorted({e['event'] for e in events})) or 'none'})")
-        say("  remote commands: none yet (they arrive with the remote-commands issue)")
+        outcome = lambda status: (status or {}).get("status", "no answer") + (
+            f" ({status['reason']})" if status and status.get("reason") else "")
+        say(f"  remote commands: trunk.open while driving {outcome(refused)}, parked {outcome(opened)}; "
+            f"the same request again {outcome(replayed)}; performance-boost {outcome(granted)}")
         say(f"  took {time.time() - started:.0f} s")
-        ok = code == 0 and not missing and records > 0 and any(e["event"] == "engine-overheat" for e in events)
+        ok = (code == 0 and second_code == 0 and not missing and records > 0
+              and any(e["event"] == "engine-overheat" for e in events)
+              and (refused or {}).get("reason") == "precondition_failed"
+              and (opened or {}).get("status") == "SUCCEEDED" and (replayed or {}).get("reason") == "replay"
+              and (granted or {}).get("status") == "SUCCEEDED")
         if not ok:
             say("demo: something did not happen as expected; the agent's log: " + agent_log)
             with open(agent_log) as f:
