@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Axle", path: ".."),
+        // For FuzzCommandEnvelope's own signature check, independent of RemoteCommands' code.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Declares libFuzzer's driver entry point, which libFuzzer ships no header for.
@@ -30,6 +32,17 @@ let package = Package(
         .executableTarget(
             name: "FuzzCandump",
             dependencies: [.product(name: "CANFrames", package: "Axle"), "CLibFuzzer"]
+        ),
+        // Command payloads → envelope parser → verifier: nothing verifies without a valid signature by a trusted,
+        // unrevoked key for this vehicle (checked again with swift-crypto directly), and the parsers round-trip.
+        .executableTarget(
+            name: "FuzzCommandEnvelope",
+            dependencies: [
+                .product(name: "RemoteCommands", package: "Axle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                "CLibFuzzer",
+            ],
+            exclude: ["make-seeds.py"]
         ),
     ]
 )
