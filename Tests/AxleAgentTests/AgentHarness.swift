@@ -53,12 +53,18 @@ struct Received {
     var telemetry: [(sequence: UInt64, payload: [UInt8])] = []
     var events: [(sequence: UInt64, batch: DecodedBatch)] = []
     var status: [String] = []
+    /// The retained feature-entitlement messages (JSON; the agent publishes one at every start).
+    var features: [String] = []
     var undecodable = 0
 
     init(_ messages: [(topic: String, payload: [UInt8])]) {
         for message in messages {
             if message.topic.hasSuffix("/status") {
                 status.append(String(decoding: message.payload, as: UTF8.self))
+                continue
+            }
+            if message.topic.hasSuffix("/features") {
+                features.append(String(decoding: message.payload, as: UTF8.self))
                 continue
             }
             guard let batch = try? TelemetryPayloadDecoder.decode(message.payload) else {

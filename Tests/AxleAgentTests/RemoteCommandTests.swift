@@ -136,7 +136,8 @@ struct RemoteCommandTests {
         let final = rig.finalResponse(for: request.id)
         #expect(final?.status == .succeeded, "\(rig.responses()) \(rig.harness.log())")
         #expect(rig.responses(for: request.id).map(\.status) == [.accepted, .inProgress, .succeeded])
-        #expect(try rig.trunkIsOpen(run: 0))
+        // `axle signals` reads a snapshot the pipeline refreshes four times a second.
+        #expect(waitUntil(timeoutSeconds: 3, pollSeconds: 0.1) { (try? rig.trunkIsOpen(run: 0)) == true })
         agent.terminate(timeoutSeconds: 5)
 
         let driving = try rig.start(scenario: "highway", run: 1)
