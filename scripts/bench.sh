@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
-# beside a Python pipeline doing the same job (scripts/bench/agent.sh). Figures are reported, never asserted: the exit
-# status is non-zero only when a step failed (a build error, a crash), never because a target was missed.
+# beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
+# (scripts/bench/commands.sh). Figures are reported, never asserted: the exit status is non-zero only when a step
+# failed (a build error, a crash), never because a target was missed.
 #
 # Environment: BENCH_SECONDS (default 3) is how long each decode benchmark runs; BENCH_CPU (default 1) is the core
 # everything is pinned to with taskset, when there is more than one.
@@ -91,6 +92,13 @@ swift build -c release --product axle
 swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
 echo "bench: scripts/bench/agent.sh" >&2
 scripts/bench/agent.sh .build-static/release/axled .build/release/axle "$inputs" | tee -a "$results"
+
+# Issue 6: remote-command latency, publish -> first CAN frame sent -> IN_PROGRESS published, over 1,000 signed commands
+# sent one at a time to the static release axled (the one measured above) simulating the demo sedan parked.
+echo "bench: building the release axle-fleet (it signs the commands)" >&2
+swift build -c release --product axle-fleet
+echo "bench: scripts/bench/commands.sh" >&2
+scripts/bench/commands.sh .build-static/release/axled .build/release/axle-fleet | tee -a "$results"
 
 "$python" scripts/bench/report.py "$results"
 echo "bench: raw results in $results" >&2

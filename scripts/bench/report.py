@@ -3,8 +3,8 @@
 
 Usage: python3 scripts/bench/report.py RESULTS.jsonl
 
-RESULTS.jsonl holds one JSON object per line, from `axle-bench`, `cantools_bench.py`, scripts/bench/uplink.sh and
-scripts/bench/agent.sh, plus one {"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
+RESULTS.jsonl holds one JSON object per line, from `axle-bench`, `cantools_bench.py`, scripts/bench/uplink.sh,
+scripts/bench/agent.sh and scripts/bench/commands.sh, plus one {"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
 when it could read the results.
 """
 
@@ -252,6 +252,34 @@ def main() -> None:
             if "frames_per_s_wall" in ratio:
                 targets.append(["agent vs Python pipeline (reported, no target)", f"{ratio['frames_per_s_wall']:.0f}x frames/s",
                                 "-"])
+
+    # Remote commands (issue 6)
+    commands = next((r for r in results if r.get("benchmark") == "command-latency"), None)
+    if commands:
+        print()
+        print(f"Remote commands: {commands['commands']:,} signed {' / '.join(commands['names'])} sent one at a time over MQTT 5 "
+              "to axled")
+        print("  simulating the demo sedan parked (agent pinned to one core, broker and client on the other); times from")
+        print("  the publish to each status's arrival at the client")
+        rows = [["from publish to", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"]]
+        for key, label in (("publish_to_accepted", "ACCEPTED"),
+                           ("publish_to_in_progress", "IN_PROGRESS (first CAN frame sent)"),
+                           ("publish_to_final", "final status (vehicle reaction included)")):
+            figures = commands[key]
+            rows.append([label, str(figures["count"])] + [
+                "-" if figures[k] is None else f"{figures[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")])
+        print(table(rows, right={1, 2, 3, 4, 5}))
+        print(f"  statuses: {', '.join(f'{v:,} {k}' for k, v in commands['statuses'].items())}; agent RSS after the run "
+              f"{commands['rss_mb']} MB (peak {commands['peak_rss_mb']} MB); broker TCP_NODELAY "
+              f"{commands.get('broker_tcp_nodelay', '?')}")
+        for other in commands.get("not_succeeded", [])[:3]:
+            print(f"  not succeeded: {other['name']} {other['status']} {other.get('reason') or ''}: {other.get('text') or ''}")
+        p99 = commands["publish_to_in_progress"]["p99_ms"]
+        all_succeeded = commands["succeeded"] == commands["commands"]
+        targets.append(["command publish -> frame sent -> IN_PROGRESS p99 <= 10 ms",
+                        "no IN_PROGRESS" if p99 is None else
+                        f"{p99:.2f} ms ({commands['succeeded']:,} of {commands['commands']:,} SUCCEEDED)",
+                        "yes" if p99 is not None and p99 <= 10 and all_succeeded else "NO"])
 
     print()
     print("Targets (informational: reported, not asserted)")
