@@ -70,10 +70,15 @@ struct RemoteCommandTests {
 
         /// Publishes one payload `copies` times at once (mosquitto_pub reads one message per line).
         func publish(_ payload: [UInt8], copies: Int) throws {
+            try publishAtOnce(Array(repeating: payload, count: copies))
+        }
+
+        /// Publishes payloads back to back from one client, as fast as the broker takes them.
+        func publishAtOnce(_ payloads: [[UInt8]]) throws {
             let path = harness.directory + "/payloads"
-            let line = String(decoding: payload, as: UTF8.self)
-            #expect(!line.contains("\n"))
-            _ = try AxleProcess.writeFile(path, String(repeating: line + "\n", count: copies))
+            let lines = payloads.map { String(decoding: $0, as: UTF8.self) }
+            #expect(!lines.contains { $0.contains("\n") })
+            _ = try AxleProcess.writeFile(path, lines.map { $0 + "\n" }.joined())
             let command = (["/usr/bin/mosquitto_pub"] + publishArguments + ["-l"]).joined(separator: " ")
             let result = try ChildProcess.run("/bin/sh", ["-c", "\(command) < \(path)"])
             #expect(result.status == 0, "\(result.output)")
@@ -233,6 +238,48 @@ struct RemoteCommandTests {
         #expect(waitUntil(timeoutSeconds: 20) { rig.responses().count >= cases.count + flips.count }, "\(rig.responses().count) answers")
         #expect(rig.responses().allSatisfy { $0.status == .rejected }, "\(rig.responses().filter { $0.status != .rejected })")
         #expect(try !rig.trunkIsOpen(run: 0), "the trunk opened")
+    }
+
+    @Test("built-in commands answer with results; a second command on a busy message and a flood beyond the rate limit are REJECTED")
+    func builtInsBusyAndRateLimited() throws {
+        let rig = try Rig(vehicleID: "busy-1")
+        defer { rig.cleanUp() }
+        let agent = try rig.start(scenario: "parked", ["--command-rate-limit", "0.1"])
+        defer { agent.terminate(timeoutSeconds: 5) }
+
+        let snapshot = rig.request("diagnostics.snapshot", ["signals": .string("Vehicle.Speed, Vehicle.Powertrain.Transmission.CurrentGear")])
+        let rule = rig.request("collection.update", ["rule": .string("motion"), "enabled": .bool(false)])
+        let unknownRule = rig.request("collection.update", ["rule": .string("no-such-rule"), "enabled": .bool(false)])
+        try rig.publish([snapshot, rule, unknownRule].map { rig.key.sign($0).payload() })
+        let values = rig.finalResponse(for: snapshot.id)
+        #expect(values?.status == .succeeded, "\(String(describing: values))")
+        #expect(values?.result?["Vehicle.Speed"]?["value"]?.doubleValue == 0)
+        #expect(values?.result?["Vehicle.Powertrain.Transmission.CurrentGear"]?["fresh"]?.boolValue == true)
+        #expect(rig.finalResponse(for: rule.id)?.status == .succeeded)
+        // `axle rules` reads the snapshot the pipeline refreshes four times a second.
+        let motionOff = waitUntil(timeoutSeconds: 3, pollSeconds: 0.1) {
+            guard let rules = try? AxleProcess.run(["rules", "--socket", rig.harness.controlSocket, "--json"]),
+                let document = try? JSONValue.parse(rules.stdout)
+            else { return false }
+            return document["rules"]?.arrayValue?.first { $0["name"]?.stringValue == "motion" }?["enabled"]?.boolValue == false
+        }
+        #expect(motionOff, "the rule is still on")
+        #expect(rig.finalResponse(for: unknownRule.id)?.reason == .badParameters)
+
+        // The simulated trunk answers after about 0.4 s: a second trunk command meanwhile finds the message busy.
+        let first = rig.request("trunk.open")
+        let second = rig.request("trunk.open")
+        try rig.publish([first, second].map { rig.key.sign($0).payload() })
+        #expect(rig.finalResponse(for: first.id)?.status == .succeeded)
+        #expect(rig.finalResponse(for: second.id)?.reason == .busy, "\(rig.responses(for: second.id))")
+
+        // 0.1 per second with bursts of 10: five commands have taken a token each, and a few seconds have given back
+        // less than one, so five or six of the twelve pass.
+        let flood = (0..<12).map { _ in rig.request("diagnostics.snapshot") }
+        try rig.publishAtOnce(flood.map { rig.key.sign($0).payload() })
+        #expect(waitUntil(timeoutSeconds: 20) { flood.allSatisfy { rig.responses(for: $0.id).contains { $0.status.isFinal } } })
+        let limited = flood.filter { request in rig.responses(for: request.id).contains { $0.reason == .rateLimited } }
+        #expect(limited.count == 6 || limited.count == 7, "\(limited.count) rate limited")
     }
 
     @Test("SIGKILL after the journal records the start and before the first frame: INTERRUPTED after the restart, never run")

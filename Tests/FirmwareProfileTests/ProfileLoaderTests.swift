@@ -352,6 +352,43 @@ struct ProfileLoaderTests {
             confirmationText: "Vehicle.Powertrain.CombustionEngine.ECT >= 20"))
     }
 
+    @Test("a feature switches on and off with $enabled; one without it is an error that says what to declare")
+    func features() throws {
+        let fixture = try ProfileFixture(fixtureHead + """
+            [features."performance-boost"]
+            message = "Command"
+            set = { Request = "$enabled" }
+            counter = "Counter"
+
+            [features."performance-boost".parameters]
+            enabled = { min = 0, max = 1 }
+
+            [features.heated-seats]
+            message = "Command"
+            set = { Request = 1 }
+            """)
+        defer { fixture.remove() }
+        let report = fixture.validate()
+        #expect(report.profile == nil)
+        let messages = report.problems.map(\.message)
+        #expect(messages.count == 1, "\(summary(report))")
+        #expect(messages.first?.contains("feature 'heated-seats' must switch on and off with the parameter 'enabled'") == true)
+
+        let valid = try ProfileFixture(fixtureHead + """
+            [features."performance-boost"]
+            message = "Command"
+            set = { Request = "$enabled" }
+
+            [features."performance-boost".parameters]
+            enabled = { min = 0, max = 1 }
+            """)
+        defer { valid.remove() }
+        let loaded = valid.validate()
+        #expect(loaded.problems.isEmpty, "\(summary(loaded))")
+        #expect(loaded.profile?.features.map(\.name) == ["performance-boost"])
+        #expect(loaded.profile?.features.first?.action.signals == ["Request": .parameter("enabled")])
+    }
+
     @Test("unquoted dotted names are read as the same catalog names and command names")
     func dottedNames() throws {
         let fixture = try ProfileFixture("""
