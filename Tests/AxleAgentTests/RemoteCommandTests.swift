@@ -170,7 +170,9 @@ struct RemoteCommandTests {
         #expect(statuses.filter { $0.status == .accepted }.count == 1)
         #expect(statuses.filter { $0.status == .inProgress }.count == 1)
         #expect(statuses.filter { $0.status == .succeeded }.count == 1, "\(statuses.filter { $0.status.isFinal && $0.status != .rejected })")
-        #expect(statuses.filter { $0.reason == .replay }.count == 999)
+        // QoS 1 is at least once: the broker may hand the agent a copy twice, and that copy is a replay too.
+        #expect(statuses.filter { $0.reason == .replay }.count >= 999)
+        #expect(statuses.allSatisfy { $0.reason == .replay || [.accepted, .inProgress, .succeeded].contains($0.status) })
         agent.terminate(timeoutSeconds: 5)
 
         let again = try rig.start(scenario: "parked", run: 1)
@@ -179,7 +181,8 @@ struct RemoteCommandTests {
         #expect(waitUntil(timeoutSeconds: 60) { rig.responses(for: request.id).count >= 2002 }, "\(rig.responses(for: request.id).count) answers")
         statuses = rig.responses(for: request.id)
         #expect(statuses.filter { $0.status == .accepted }.count == 1, "accepted again after the restart")
-        #expect(statuses.filter { $0.reason == .replay }.count == 1999)
+        #expect(statuses.filter { $0.reason == .replay }.count >= 1999)
+        #expect(statuses.filter { $0.status == .succeeded }.count == 1)
         let journal = try AxleProcess.run(["commands", "--socket", rig.harness.controlSocket, "--json"])
         #expect(journal.status == 0, "\(journal.stderr)")
         #expect(journal.stdout.ranges(of: request.id).count == 1, "the journal holds the command once: \(journal.stdout)")
