@@ -23,6 +23,13 @@ public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral,
     /// An optional value, or null.
     public static func optional(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
 
+    /// A number written as an integer when it is whole and exact in a double (up to 2^53): `21`, not `21.0`, so that
+    /// every language reads the same value and every signer writes the same text.
+    public static func number(exactWhenWhole value: Double) -> JSONValue {
+        if value == value.rounded(), value.magnitude <= 9_007_199_254_740_992 { return .integer(Int128(value)) }
+        return .number(value)
+    }
+
     /// The JSON text; `indent` > 0 pretty-prints with that many spaces per level.
     public func rendered(indent: Int = 0) -> String {
         var output = ""

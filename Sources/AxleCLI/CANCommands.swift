@@ -256,7 +256,7 @@ struct BusStatusCommand: ParsableCommand {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard !name.hasPrefix(".") else { continue }
             if let bytes = try? FileInput.readAll(path: "/sys/class/net/\(name)/type"),
-                String(decoding: bytes, as: UTF8.self).trimmingWhitespace() == "280"
+                String(decoding: bytes, as: UTF8.self).trimmedOfWhitespace() == "280"
             {
                 names.append(name)
             }
@@ -276,8 +276,3 @@ func formatTable(_ rows: [[String]]) -> String {
     }.joined(separator: "\n") + "\n"
 }
 
-extension String {
-    func trimmingWhitespace() -> String {
-        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-    }
-}

@@ -150,11 +150,11 @@ public struct WatchRenderer: Sendable {
         case .jsonl:
             return JSONValue.object([
                 ("kind", "request"), ("vehicle", .string(vehicle)), ("id", .string(request.id)), ("name", .string(request.name)),
-                ("key", .string(keyID)), ("params", .object(parameters.map { ($0.key, Self.json($0.value)) })),
+                ("key", .string(keyID)), ("params", .object(parameters.map { ($0.key, $0.value.json) })),
                 ("issued_at", .integer(Int128(request.issuedAtMillis))), ("expires_at", .integer(Int128(request.expiresAtMillis))),
             ]).rendered()
         case .text:
-            let words = parameters.map { "\($0.key)=\(Self.json($0.value).rendered())" }.joined(separator: " ")
+            let words = parameters.map { "\($0.key)=\($0.value.json.rendered())" }.joined(separator: " ")
             return "\(localClockText(millis: request.issuedAtMillis))  \(vehicle)  request  \(request.name) \(request.id)\(words.isEmpty ? "" : " " + words)  (key \(keyID))"
         }
     }
@@ -195,16 +195,5 @@ public struct WatchRenderer: Sendable {
     }
 
     /// Whole numbers as integers (`42`, not `42.0`); others as they are.
-    static func number(_ value: Double) -> JSONValue {
-        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 { return .integer(Int128(value)) }
-        return .number(value)
-    }
-
-    private static func json(_ value: CommandValue) -> JSONValue {
-        switch value {
-        case .number(let value): number(value)
-        case .string(let text): .string(text)
-        case .bool(let flag): .bool(flag)
-        }
-    }
+    static func number(_ value: Double) -> JSONValue { .number(exactWhenWhole: value) }
 }

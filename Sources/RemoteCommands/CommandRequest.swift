@@ -8,13 +8,11 @@ public enum CommandValue: Sendable, Hashable {
 
     /// The JSON form: whole numbers up to 2^53 without a fraction (`21`, not `21.0`), so that other signers write
     /// the same text.
-    var json: JSONValue {
+    public var json: JSONValue {
         switch self {
-        case .number(let value):
-            if value == value.rounded(), abs(value) <= 9_007_199_254_740_992 { return .integer(Int128(value)) }
-            return .number(value)
-        case .string(let value): return .string(value)
-        case .bool(let value): return .bool(value)
+        case .number(let value): .number(exactWhenWhole: value)
+        case .string(let value): .string(value)
+        case .bool(let value): .bool(value)
         }
     }
 

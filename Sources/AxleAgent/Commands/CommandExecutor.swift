@@ -270,7 +270,7 @@ final class CommandExecutor {
     private func snapshot(_ accepted: AcceptedCommand, engine: CollectionEngine) {
         var names = profile.catalog.map(\.name)
         if case .string(let list)? = accepted.command.request.parameters["signals"] {
-            names = list.split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+            names = list.split(separator: ",").map { $0.trimmedOfWhitespace() }.filter { !$0.isEmpty }
             let unknown = names.filter { catalogIndex[$0] == nil }
             if !unknown.isEmpty {
                 return reject(accepted, .badParameters, "not in the profile's catalog: \(unknown.joined(separator: ", "))")
@@ -335,19 +335,7 @@ final class CommandExecutor {
             result: result, to: accepted.reply)
     }
 
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
+    static func number(_ value: Double) -> String { JSONValue.number(exactWhenWhole: value).rendered() }
 
     private func formatted(_ seconds: Double) -> String { String((seconds * 10).rounded() / 10) }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing characters of `set` (Foundation's trimming, without Foundation).
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice.removeFirst() }
-        while let last = slice.last, set.contains(last) { slice.removeLast() }
-        return String(slice)
-    }
 }

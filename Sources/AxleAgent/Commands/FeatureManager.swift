@@ -19,6 +19,8 @@ final class FeatureManager {
     private let topics: UplinkTopics
     private let log: AgentLog
     private var entitlements: [Entitlement] = []
+    /// Per feature, the active seconds the store already holds: saving adds only what was counted since.
+    private var savedActiveSeconds: [String: Double] = [:]
     private var lastCheck: Double
     private var lastPersisted: Double
     private var loaded = false
@@ -52,7 +54,7 @@ final class FeatureManager {
             executor.begin(accepted)
             let wasActive = entitlements[index].state == .active
             entitlements[index].state = .revoked
-            persist(entitlements[index], executor: executor, accepted: accepted)
+            storeState(of: entitlements[index])
             if wasActive { executor.switchFeature(definition, enabled: false) }
             publish()
             executor.finish(accepted, .succeeded, nil, "\(feature) revoked", result: summary(of: entitlements[index]))
@@ -70,6 +72,7 @@ final class FeatureManager {
         let previous = entitlements.firstIndex { $0.feature == feature }
         let wasActive = previous.map { entitlements[$0].state == .active } ?? false
         if let previous { entitlements[previous] = entitlement } else { entitlements.append(entitlement) }
+        savedActiveSeconds[feature] = 0
         do {
             try store.grant(entitlement)
         } catch {
@@ -91,6 +94,7 @@ final class FeatureManager {
             loaded = true
             do {
                 entitlements = try store.all()
+                savedActiveSeconds = Dictionary(entitlements.map { ($0.feature, $0.activeSeconds) }, uniquingKeysWith: max)
             } catch {
                 log(.error, "features", "cannot read the entitlements: \(error)")
             }
@@ -128,11 +132,7 @@ final class FeatureManager {
             guard desired != current else { continue }
             entitlements[index].state = desired
             changed = true
-            do {
-                try store.setState(feature: entitlements[index].feature, desired)
-            } catch {
-                log(.error, "features", "cannot store the state of \(entitlements[index].feature): \(error)")
-            }
+            storeState(of: entitlements[index])
             log(.notice, "features", "\(entitlements[index].feature): \(current.rawValue) → \(desired.rawValue)")
             guard let definition = definitions[entitlements[index].feature] else { continue }
             if desired == .active {
@@ -144,7 +144,7 @@ final class FeatureManager {
         if changed { publish() }
     }
 
-    private func persist(_ entitlement: Entitlement, executor: CommandExecutor, accepted: AcceptedCommand) {
+    private func storeState(of entitlement: Entitlement) {
         do {
             try store.setState(feature: entitlement.feature, entitlement.state)
         } catch {
@@ -153,13 +153,12 @@ final class FeatureManager {
     }
 
     private func saveActiveTime() {
-        let stored = (try? store.all()) ?? []
         for entitlement in entitlements where entitlement.state == .active {
-            let saved = stored.first { $0.feature == entitlement.feature }?.activeSeconds ?? 0
-            let delta = entitlement.activeSeconds - saved
+            let delta = entitlement.activeSeconds - savedActiveSeconds[entitlement.feature, default: 0]
             guard delta > 0 else { continue }
             do {
                 try store.addActiveSeconds(feature: entitlement.feature, delta)
+                savedActiveSeconds[entitlement.feature] = entitlement.activeSeconds
             } catch {
                 log(.error, "features", "cannot store the active time of \(entitlement.feature): \(error)")
             }
