@@ -79,7 +79,10 @@ final class FeatureManager {
             return executor.finish(accepted, .failed, nil, "the entitlement cannot be stored, so it was not applied: \(error)")
         }
         // A renewal of an active feature keeps it on: only a change of state sends frames.
-        if wasActive, let index = entitlements.firstIndex(where: { $0.feature == feature }) { entitlements[index].state = .active }
+        if wasActive, let index = entitlements.firstIndex(where: { $0.feature == feature }) {
+            entitlements[index].state = .active
+            storeState(of: entitlements[index])
+        }
         reconcile(executor: executor, nowMillis: now)
         let state = entitlements.first { $0.feature == feature }
         executor.finish(
