@@ -48,6 +48,30 @@ func receive(_ socket: CANSocket, count: Int, seconds: Double = 5) throws -> (fr
     return (frames, drops)
 }
 
+/// Waits until no socket from an earlier test listens on `interface`, so that new readers can be counted.
+func expectQuiet(_ interface: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let quiet = CANReceivers.waitUntilNone(on: interface)
+    #expect(quiet, "sockets of earlier tests still listen on \(interface): \(CANReceivers.on(interface))", sourceLocation: sourceLocation)
+}
+
+/// Starts a program in the background with its output in `stdoutPath`, and waits until it listens on `interface`
+/// without a filter (one more unfiltered reader than before it started).
+func startReader(_ executable: String, _ arguments: [String], stdoutPath: String, on interface: String) throws -> ChildProcess {
+    let before = CANReceivers.unfilteredReaders(on: interface)
+    let reader = try ChildProcess(executable: executable, arguments: arguments, stdoutPath: stdoutPath, stderrPath: stdoutPath + ".err")
+    let listening = CANReceivers.waitForUnfilteredReaders(on: interface, count: before + 1)
+    #expect(listening, "\(arguments.joined(separator: " ")) did not start listening on \(interface): \(CANReceivers.on(interface)); stderr: \(readText(stdoutPath + ".err"))")
+    return reader
+}
+
+/// Waits for a reader started with a frame count (`-n`) to exit once it has seen them; its exit status.
+func finished(_ reader: ChildProcess, _ what: String, stdoutPath: String) -> Int32? {
+    let status = reader.wait(timeoutSeconds: 30)
+    if status == nil { reader.terminate(timeoutSeconds: 2) }
+    #expect(status != nil, "\(what) did not see all its frames within 30 s; it printed \(readText(stdoutPath).split(separator: "\n").count) lines")
+    return status
+}
+
 @Suite("SocketCAN on a real kernel (user-mode-linux, vcan)", .serialized, .enabled(if: insideCANGuest, "needs the CAN stack of the user-mode-linux guest"))
 struct KernelCANTests {
     @Test("classic, extended, remote and FD frames from cansend arrive bit-exact with kernel timestamps")
@@ -93,7 +117,8 @@ struct KernelCANTests {
 
     @Test("frames sent by Axle are seen byte-exact by can-utils candump")
     func sendsToCandump() throws {
-        shell("rm -f /tmp/axle-candump.log; candump -L -n 4 vcan0 > /tmp/axle-candump.log & sleep 0.3")
+        expectQuiet("vcan0")
+        let candump = try startReader("/usr/bin/candump", ["-L", "-n", "4", "vcan0"], stdoutPath: "/tmp/axle-candump.log", on: "vcan0")
         let socket = try CANSocket(interface: "vcan0")
         let frames = [
             CANFrame(id: 0x123, data: [0xDE, 0xAD, 0xBE, 0xEF]),
@@ -102,7 +127,7 @@ struct KernelCANTests {
             { var remote = CANFrame(id: 0x42); remote.kind = .remote; remote.length = 2; return remote }(),
         ]
         for frame in frames { try socket.send(frame) }
-        shell("sleep 0.3; wait")
+        #expect(finished(candump, "candump", stdoutPath: "/tmp/axle-candump.log") == 0)
         let lines = readText("/tmp/axle-candump.log").split(separator: "\n").map { $0.split(separator: " ").last.map(String.init) ?? "" }
         #expect(lines == ["123#DEADBEEF", "1ABCDEF0#010203", "321##5000102030405060708090A0B0C0D0E0F", "042#R2"])
     }
@@ -207,10 +232,12 @@ struct KernelCANTests {
 
     @Test("axle candump prints exactly what candump -L prints for the same traffic")
     func candumpIdentical() throws {
-        shell("rm -f /tmp/cu.log /tmp/axle.log")
-        shell("candump -L -n 200 vcan0 > /tmp/cu.log & \(axleExecutable) candump vcan0 -n 200 > /tmp/axle.log & sleep 0.5")
+        expectQuiet("vcan0")
+        let candump = try startReader("/usr/bin/candump", ["-L", "-n", "200", "vcan0"], stdoutPath: "/tmp/cu.log", on: "vcan0")
+        let axle = try startReader(axleExecutable, ["candump", "vcan0", "-n", "200"], stdoutPath: "/tmp/axle.log", on: "vcan0")
         #expect(shell("cangen vcan0 -g 1 -n 150 -e -f -L 12 ; cangen vcan0 -g 1 -n 50 -R") == 0)
-        shell("sleep 0.5; wait")
+        #expect(finished(candump, "candump", stdoutPath: "/tmp/cu.log") == 0)
+        #expect(finished(axle, "axle candump", stdoutPath: "/tmp/axle.log") == 0)
         let reference = readText("/tmp/cu.log")
         #expect(reference.split(separator: "\n").count == 200)
         #expect(readText("/tmp/axle.log") == reference)
@@ -224,25 +251,46 @@ struct KernelCANTests {
         defer { shell("ip link delete vcan7") }
         let socket = try CANSocket(interface: "vcan7")
         try socket.setFilters([.exact(id: 0x103, isExtended: false)]) // BodyStatus
-        shell("\(axleExecutable) simulate --dbc \(dbc) --profile demo-sedan --scenario parked --to vcan7 --duration 30 2>/tmp/sim.err & echo $! > /tmp/sim.pid; sleep 1")
-        // Each shell() is a new shell, so `wait` cannot reach the simulator: stop it by pid before the next test.
-        defer { shell("kill $(cat /tmp/sim.pid); sleep 0.2") }
-        func trunkOpen() throws -> Bool? {
-            let (frames, _) = try receive(socket, count: 1, seconds: 1)
+        let receiversBefore = CANReceivers.on("vcan7").count
+        let simulator = try ChildProcess(
+            executable: axleExecutable,
+            arguments: ["simulate", "--dbc", dbc, "--profile", "demo-sedan", "--scenario", "parked", "--to", "vcan7", "--duration", "30"],
+            stderrPath: "/tmp/sim.err")
+        defer { simulator.terminate(timeoutSeconds: 5) }
+        // The simulator listens for commands on the bus: wait for its socket before sending one.
+        let listening = CANReceivers.wait(on: "vcan7") { $0.count > receiversBefore }
+        #expect(listening, "the simulator did not start listening on vcan7: \(readText("/tmp/sim.err"))")
+        /// The trunk state of the first BodyStatus frame that arrives within `seconds`.
+        func trunkOpen(seconds: Double) throws -> Bool? {
+            let (frames, _) = try receive(socket, count: 1, seconds: seconds)
             return frames.last.map { $0.data[0] & 1 == 1 }
         }
-        #expect(try trunkOpen() == false, "parked with the trunk closed")
+        #expect(try trunkOpen(seconds: 10) == false, "parked with the trunk closed: \(readText("/tmp/sim.err"))")
         #expect(shell("cansend vcan7 200#0100") == 0) // TrunkCommand: TrunkOpenRequest=1
-        usleep(800_000)
-        _ = try receive(socket, count: 100, seconds: 0.3) // drain frames sent before the reaction
-        #expect(try trunkOpen() == true, "trunk reported open after the request: \(readText("/tmp/sim.err"))")
+        // BodyStatus frames sent before the reaction still say closed: read them until one says open.
+        var opened = false
+        let deadline = now() + 10
+        while !opened, now() < deadline { opened = try trunkOpen(seconds: 1) == true }
+        #expect(opened, "trunk reported open after the request: \(readText("/tmp/sim.err"))")
     }
 
     @Test("axle candump on two interfaces, with --dbc decoding and --only-known kernel filters")
     func candumpDecodesAndFilters() throws {
         let dbc = AxleProcess.packageRoot + "/Firmware-Profiles/demo-sedan/demo_sedan.dbc"
-        shell("\(axleExecutable) candump vcan0 vcan1 -n 2 --dbc \(dbc) --only-known > /tmp/decoded.log & sleep 0.5")
-        shell("cansend vcan0 7AA#00; cansend vcan0 101#138803D6760001F4; cansend vcan1 6AA#00; cansend vcan1 104#0100; sleep 0.3")
+        expectQuiet("vcan0")
+        expectQuiet("vcan1")
+        let axle = try ChildProcess(
+            executable: axleExecutable, arguments: ["candump", "vcan0", "vcan1", "-n", "2", "--dbc", dbc, "--only-known"],
+            stdoutPath: "/tmp/decoded.log", stderrPath: "/tmp/decoded.err")
+        // Ready once its kernel filters replaced the catch-all receiver a socket starts with, on both interfaces.
+        for (interface, id) in [("vcan0", UInt32(0x101)), ("vcan1", 0x104)] {
+            let filtered = CANReceivers.wait(on: interface) { receivers in
+                receivers.contains { $0.canID == id } && !receivers.contains { $0.list == "all" }
+            }
+            #expect(filtered, "axle candump --only-known did not set its filters on \(interface): \(CANReceivers.on(interface)); \(readText("/tmp/decoded.err"))")
+        }
+        shell("cansend vcan0 7AA#00; cansend vcan0 101#138803D6760001F4; cansend vcan1 6AA#00; cansend vcan1 104#0100")
+        #expect(finished(axle, "axle candump --only-known", stdoutPath: "/tmp/decoded.log") == 0)
         let lines = readText("/tmp/decoded.log").split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines.first?.contains("vcan0 101#138803D6760001F4 ; VehicleSpeed=50.0 Gear=3") == true, "\(lines)")
@@ -256,20 +304,21 @@ struct KernelCANTests {
         defer { shell("ip link delete vcan5; ip link delete vcan6") }
         shell("rm -f /tmp/rec.log /tmp/rec2.log /tmp/input.log")
         // A recording made by Axle…
-        shell("\(axleExecutable) record vcan5 --out /tmp/rec.log -n 100 & sleep 0.5")
-        shell("cangen vcan5 -g 1 -n 100; sleep 0.3")
+        let record = try startReader(axleExecutable, ["record", "vcan5", "--out", "/tmp/rec.log", "-n", "100"], stdoutPath: "/tmp/rec.out", on: "vcan5")
+        shell("cangen vcan5 -g 1 -n 100")
+        #expect(finished(record, "axle record", stdoutPath: "/tmp/rec.log") == 0)
         let recorded = readText("/tmp/rec.log")
         #expect(recorded.split(separator: "\n").count == 100)
         // …is played back by canplayer (onto vcan6) and recorded again with identical frames.
-        shell("\(axleExecutable) record vcan6 --out /tmp/rec2.log -n 100 & sleep 0.5")
+        let recordAgain = try startReader(axleExecutable, ["record", "vcan6", "--out", "/tmp/rec2.log", "-n", "100"], stdoutPath: "/tmp/rec2.out", on: "vcan6")
         #expect(shell("canplayer -I /tmp/rec.log vcan6=vcan5") == 0)
-        shell("sleep 0.3")
+        #expect(finished(recordAgain, "axle record", stdoutPath: "/tmp/rec2.log") == 0)
         let frames = { (text: String) in text.split(separator: "\n").map { String($0.split(separator: " ")[2]) } }
         #expect(frames(readText("/tmp/rec2.log")) == frames(recorded))
         // axle replay sends what it reads, as canplayer does.
-        shell("candump -L -n 100 vcan5 > /tmp/input.log & sleep 0.3")
+        let candump = try startReader("/usr/bin/candump", ["-L", "-n", "100", "vcan5"], stdoutPath: "/tmp/input.log", on: "vcan5")
         #expect(shell("\(axleExecutable) replay /tmp/rec.log --to vcan5 --speed max") == 0)
-        shell("sleep 0.3")
+        #expect(finished(candump, "candump", stdoutPath: "/tmp/input.log") == 0)
         #expect(frames(readText("/tmp/input.log")) == frames(recorded))
     }
 }
