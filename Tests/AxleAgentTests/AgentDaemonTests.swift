@@ -28,9 +28,8 @@ struct AgentDaemonTests {
             watchdogSeconds: 0.4)
         let agent = try ChildProcess(executable: executable, arguments: arguments, stderrPath: harness.directory + "/axled-0.log")
         #expect(notify.waitFor("READY=1", timeout: 10), "\(harness.log())")
-        usleep(2_000_000)
         // WATCHDOG_USEC 0.4 s: a ping every 0.2 s while the pipeline and the uplink thread make progress.
-        #expect(notify.count(of: "WATCHDOG=1") >= 5, "\(notify.messages)")
+        #expect(waitUntil(timeoutSeconds: 10) { notify.count(of: "WATCHDOG=1") >= 5 }, "\(notify.messages)")
         // No broker anywhere: the telemetry waits in the outbox.
         #expect(try OutboxStore.readStatistics(path: harness.outboxPath).depth[.telemetry]!.records > 0)
         agent.send(signal: SIGTERM)

@@ -46,6 +46,33 @@ struct AgentHarness {
     }
 
     func cleanUp() { removeTree(directory) }
+
+    /// The latest value of each signal the running agent has received, by VSS name (`axle signals --json`).
+    func signalValues() -> [String: Double] {
+        guard let result = try? AxleProcess.run(["signals", "--socket", controlSocket, "--json"]),
+            let list = (try? JSONValue.parse(result.stdout))?["signals"]?.arrayValue
+        else { return [:] }
+        var values: [String: Double] = [:]
+        for signal in list {
+            if let name = signal["name"]?.stringValue, let value = signal["value"]?.doubleValue { values[name] = value }
+        }
+        return values
+    }
+
+    /// The signals the demo sedan's command preconditions read (Firmware-Profiles/demo-sedan/profile.toml).
+    static let preconditionSignals = [
+        "Vehicle.Speed", "Vehicle.Powertrain.Transmission.CurrentGear", "Vehicle.Cabin.Door.Row1.DriverSide.IsOpen",
+        "Vehicle.LowVoltageSystemState", "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current",
+    ]
+
+    /// Waits until the running agent has a value for each of `signals`: the vehicle's first frames have been decoded,
+    /// so command preconditions have fresh values to read. False after `timeoutSeconds`.
+    func waitForValues(_ signals: [String] = preconditionSignals, timeoutSeconds: Double = 20) -> Bool {
+        waitUntil(timeoutSeconds: timeoutSeconds, pollSeconds: 0.1) {
+            let values = signalValues()
+            return signals.allSatisfy { values[$0] != nil }
+        }
+    }
 }
 
 /// What the backend subscriber received on one vehicle's topics, decoded.

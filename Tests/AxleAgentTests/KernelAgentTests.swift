@@ -83,7 +83,8 @@ struct KernelAgentTests {
         // 5 s after the trigger, the trigger being the first CrashStatus frame that reports a crash.
         let crashes = received.events.flatMap(\.batch.events).filter { $0.name == "crash" }
         #expect(crashes.count == 1)
-        guard let crash = crashes.first, let window = crash.window else { return }
+        let crash = try #require(crashes.first)
+        let window = try #require(crash.window, "the crash event carries no window")
         #expect(crash.priority == "critical")
         let trigger = try #require(bus.firstTime(of: "CrashDetected", equals: 1))
         #expect(abs(crash.timeMicros - trigger) <= 1000, "trigger \(crash.timeMicros) vs bus \(trigger)")

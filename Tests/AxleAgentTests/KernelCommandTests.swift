@@ -37,7 +37,8 @@ struct KernelCommandTests {
         let agent = try harness.start(broker: broker.url, ["--can", "body=\(interface)", "--trust-key", prefix + ".pub"])
         defer { agent.terminate(timeoutSeconds: 5) }
         #expect(waitUntil(timeoutSeconds: 10) { harness.log().contains("ready in") }, "\(harness.log())")
-        usleep(1_000_000)
+        // The simulated vehicle's first frames, so that trunk.open's precondition has values to read.
+        #expect(harness.waitForValues(), "no live values for \(AgentHarness.preconditionSignals): \(harness.log())")
 
         let send = { (words: [String]) throws -> (status: Int32, output: String) in
             try ChildProcess.run(
@@ -54,7 +55,11 @@ struct KernelCommandTests {
         simulator.terminate(timeoutSeconds: 5)
         simulator = try simulate(interface, harness: harness, react: false)
         defer { simulator.terminate(timeoutSeconds: 5) }
-        usleep(1_000_000)
+        // The fresh vehicle's trunk is closed: wait until the agent has seen it say so.
+        let closed = waitUntil(timeoutSeconds: 20, pollSeconds: 0.1) {
+            harness.signalValues()["Vehicle.Body.Trunk.Rear.IsOpen"] == 0
+        }
+        #expect(closed, "the agent never saw the fresh vehicle's trunk closed: \(harness.log())")
         let unanswered = try send(["trunk.open"])
         #expect(unanswered.status == 1, "\(unanswered.output)")
         #expect(unanswered.output.contains("\"TIMED_OUT\"") && unanswered.output.contains("no_confirmation"), "\(unanswered.output)")

@@ -40,7 +40,7 @@ struct RemoteCommandTests {
                 ] + extra)
             #expect(waitUntil(timeoutSeconds: 20) { harness.log(run: run).contains("ready in") }, "\(harness.log(run: run))")
             // The simulated vehicle's first frames, so that preconditions have fresh values to read.
-            usleep(700_000)
+            #expect(harness.waitForValues(), "no live values for \(AgentHarness.preconditionSignals): \(harness.log(run: run))")
             return agent
         }
 
@@ -318,6 +318,7 @@ struct RemoteCommandTests {
         try rig.publish([rig.key.sign(grant).payload()])
         #expect(rig.finalResponse(for: grant.id)?.status == .succeeded, "\(rig.harness.log())")
         #expect(rig.featureStates("performance-boost").last?.state == "active")
+        // Part of the feature's 10 s passes in this run, the rest across the restart: a duration, not a wait.
         usleep(3_000_000)
         agent.terminate(timeoutSeconds: 5)
 
