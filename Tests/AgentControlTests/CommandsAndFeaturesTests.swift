@@ -84,7 +84,7 @@ struct CommandsAndFeaturesTests {
             try FeaturesReport(json: JSONValue.parse(
                 #"{"features":[{"feature":"f","state":"active","valid_until_millis":"tomorrow","active_seconds":0,"command_id":"c"}]}"#))
         }
-        guard case .object(var members) = Fixtures.commands.commands[0].toJSON() else { return }
+        var members = try objectMembers(Fixtures.commands.commands[0].toJSON())
         members.removeAll { $0.0 == "key_id" }
         let broken = JSONValue.object([("commands", .array([Fixtures.commands.commands[1].toJSON(), .object(members)]))])
         #expect(throws: ControlDecodingError(field: "commands[1].key_id", message: "missing")) {

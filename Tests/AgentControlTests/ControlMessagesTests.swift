@@ -45,9 +45,9 @@ struct ControlMessagesTests {
 
     @Test("a report from a newer agent, with extra fields and unknown states, still reads")
     func forwardCompatible() throws {
-        guard case .object(var members) = Fixtures.status.toJSON() else { return }
+        var members = try objectMembers(Fixtures.status.toJSON())
         members.append(("added_in_v2", .string("ignored")))
-        guard case .object(var bus) = members[7].1.arrayValue![0] else { return }
+        var bus = try objectMembers(members[7].1.arrayValue?.first)
         bus[2].1 = .string("sleeping")
         members[7].1 = .array([.object(bus)])
         let report = try StatusReport(json: .object(members))
@@ -56,8 +56,8 @@ struct ControlMessagesTests {
 
     @Test("a report that does not fit names the field")
     func decodingErrors() throws {
-        guard case .object(var members) = Fixtures.status.toJSON() else { return }
-        guard case .object(var bus) = members[7].1.arrayValue![1] else { return }
+        var members = try objectMembers(Fixtures.status.toJSON())
+        var bus = try objectMembers(members[7].1.arrayValue?.dropFirst().first)
         bus.removeAll { $0.0 == "state" }
         members[7].1 = .array([members[7].1.arrayValue![0], .object(bus)])
         #expect(throws: ControlDecodingError(field: "buses[1].state", message: "missing")) {
@@ -67,7 +67,7 @@ struct ControlMessagesTests {
             try RulesReport(json: JSONValue.parse(#"{"rules":[{"name":"a","kind":"b","enabled":"yes"}]}"#))
         }
         #expect(throws: ControlDecodingError(field: "pid", message: "99999999999 is out of range (-2147483648...2147483647)")) {
-            guard case .object(var members) = Fixtures.status.toJSON() else { return }
+            var members = try objectMembers(Fixtures.status.toJSON())
             members[4].1 = .integer(99_999_999_999)
             _ = try StatusReport(json: .object(members))
         }
@@ -199,3 +199,14 @@ struct ControlMessagesTests {
         #expect(ControlPolicy.standard.privilegedUIDs == [0, UInt32(geteuid())])
     }
 }
+
+/// The members of a JSON object, failing the test when `value` is something else.
+func objectMembers(_ value: JSONValue?, sourceLocation: SourceLocation = #_sourceLocation) throws -> [(String, JSONValue)] {
+    guard case .object(let members) = value else {
+        Issue.record("expected a JSON object, found \(value?.rendered() ?? "nothing")", sourceLocation: sourceLocation)
+        throw ExpectedJSONObject()
+    }
+    return members
+}
+
+struct ExpectedJSONObject: Error {}
