@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Tells systemd how the daemon is doing, the way sd_notify(3) does, without linking libsystemd: readiness, a status
-/// line for `systemctl status`, shutdown, and watchdog keep-alives (REFERENCE §8).
+/// line for `systemctl status`, shutdown, and watchdog keep-alives (Systemd/README.md).
 ///
 /// Each call sends one datagram to the `AF_UNIX` socket systemd named in `$NOTIFY_SOCKET`. Failures are ignored, as
 /// sd_notify's callers do: a lost notification must never take the agent down, and a lost keep-alive is what the
