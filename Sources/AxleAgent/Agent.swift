@@ -245,7 +245,8 @@ public enum Agent {
         switch configuration.source {
         case .socketCAN:
             let interfaces = profile.buses.compactMap { configuration.canInterfaces[$0.name] }
-            return SocketCANSource(interfaces: interfaces, log: log.writer(.info, "can"))
+            return SocketCANSource(
+                interfaces: interfaces, filters: SocketCANSource.kernelFilters(for: profile), log: log.writer(.info, "can"))
         case .simulate(let scenario, let speed, let duration):
             guard profile.buses.count == 1 else {
                 throw AgentConfigurationError("the simulator drives profiles with one bus; \(profile.name) has \(profile.buses.count)")

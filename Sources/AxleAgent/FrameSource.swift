@@ -2,6 +2,7 @@ import AxleBase
 import CANBus
 import CANFrames
 import DBC
+import FirmwareProfile
 import VehicleSimulator
 
 #if canImport(Glibc)
@@ -112,20 +113,52 @@ struct ReplaySource: FrameSource {
 /// CAN interface (the kernel tells each frame's interface), keeping the configured ones, so that one thread and one
 /// system call per batch serve all buses.
 ///
-/// An interface that is missing or down is not fatal: the agent keeps draining its outbox and reopens the socket
-/// every second until the interface is back (a CAN transceiver that comes up after the agent, a bus-off restart).
+/// - Kernel filters let through only the ids the profile decodes (`filters`), so the kernel drops the rest of a busy
+///   bus before it costs the agent a wake-up; error frames come regardless (docs/can.md).
+/// - An interface that is missing, down, or deleted and re-created is not fatal: the agent keeps draining its outbox
+///   and reopens the socket every second until the interface is back (a CAN transceiver that comes up after the agent).
+/// - A bus-off error frame makes the source ask that controller to restart, at most once per backoff period (0.1 s,
+///   doubling to 5 s, per interface), so that a bus that keeps failing is not hammered. Restarting needs
+///   CAP_NET_ADMIN and a real controller; where it fails (vcan, no capability) the event is logged and counted only.
 final class SocketCANSource: FrameSource {
+    /// Bus-off events seen and controller restarts that succeeded, per interface.
+    struct BusOffCounts: Equatable {
+        var events = 0
+        var restarts = 0
+    }
+
     let interfaces: [String]
     private let wanted: Set<String>
+    /// nil: capture everything.
+    private let filters: [CANFilter]?
     private var socket: CANSocket?
     private var batch = CANSocket.Batch()
     private var nextOpenAttempt = 0.0
     private let log: @Sendable (String) -> Void
     private(set) var kernelDrops: UInt64 = 0
+    private(set) var opens = 0
+    private(set) var busOff: [String: BusOffCounts] = [:]
+    /// Per interface: when the next restart may be attempted, and the backoff after that.
+    private var restartSchedule: [String: (next: Double, backoff: Double)] = [:]
 
-    init(interfaces: [String], log: @escaping @Sendable (String) -> Void) {
+    /// The kernel filters for the frames `profile` decodes: each catalog message's id, J1939 messages by parameter
+    /// group. nil (capture everything) when there would be more than the C shim passes to the kernel.
+    static func kernelFilters(for profile: FirmwareProfile) -> [CANFilter]? {
+        var filters: [CANFilter] = []
+        var seen = Set<CANFilter>()
+        for bus in profile.buses {
+            let messages = Set(profile.catalog.filter { $0.bus == bus.name }.map(\.message))
+            for filter in CompiledDecoder(database: bus.database, messageNames: messages).kernelFilters where seen.insert(filter).inserted {
+                filters.append(filter)
+            }
+        }
+        return filters.count <= CANSocket.maximumFilters ? filters : nil
+    }
+
+    init(interfaces: [String], filters: [CANFilter]?, log: @escaping @Sendable (String) -> Void) {
         self.interfaces = interfaces
         self.wanted = Set(interfaces)
+        self.filters = filters
         self.log = log
         open()
     }
@@ -136,9 +169,12 @@ final class SocketCANSource: FrameSource {
         nextOpenAttempt = monotonicSeconds() + 1
         do {
             let socket = try CANSocket(interface: interfaces.count == 1 ? interfaces[0] : "")
+            if let filters { try socket.setFilters(filters) }
             try socket.receiveErrorFrames()
             self.socket = socket
-            log("reading \(interfaces.joined(separator: ", "))")
+            opens += 1
+            let filtering = filters.map { "\($0.count) kernel filters" } ?? "no kernel filters"
+            log("reading \(interfaces.joined(separator: ", ")) (\(filtering))")
         } catch {
             log("cannot open \(interfaces.joined(separator: ", ")): \(error); retrying every second")
         }
@@ -155,6 +191,7 @@ final class SocketCANSource: FrameSource {
             let wait = Int32(max(0, min(50, (deadline - monotonicSeconds()) * 1000)).rounded(.up))
             try socket.receive(timeoutMilliseconds: wait, into: &batch)
         } catch {
+            // ENETDOWN once for an interface that went down, ENODEV for one that was deleted: reopening handles both.
             log("\(error); reopening")
             socket.close()
             self.socket = nil
@@ -164,9 +201,30 @@ final class SocketCANSource: FrameSource {
             kernelDrops += UInt64(batch.kernelDrops)
             log("the kernel dropped \(batch.kernelDrops) frames (receive queue full; raise net.core.rmem_max)")
         }
-        for frame in batch.frames where frame.kind == .data && (interfaces.count == 1 || wanted.contains(frame.interface)) {
-            frames.append(frame)
+        for frame in batch.frames where interfaces.count == 1 || wanted.contains(frame.interface) {
+            switch frame.kind {
+            case .data: frames.append(frame)
+            case .error where frame.id & Self.busOffClass != 0: busOffSeen(on: frame.interface)
+            default: break
+            }
         }
         return true
+    }
+
+    /// CAN_ERR_BUSOFF, the error class of a controller that left the bus.
+    static let busOffClass: UInt32 = 0x40
+
+    private func busOffSeen(on interface: String) {
+        busOff[interface, default: BusOffCounts()].events += 1
+        let now = monotonicSeconds()
+        let schedule = restartSchedule[interface] ?? (next: 0, backoff: 0.1)
+        guard now >= schedule.next else { return }
+        restartSchedule[interface] = (next: now + schedule.backoff, backoff: min(schedule.backoff * 2, 5))
+        if BusHealth.restart(interface: interface) {
+            busOff[interface, default: BusOffCounts()].restarts += 1
+            log("\(interface): bus-off; the controller was restarted")
+        } else {
+            log("\(interface): bus-off; the controller could not be restarted (needs CAP_NET_ADMIN and a real controller); \(busOff[interface]!.events) bus-off events so far")
+        }
     }
 }

@@ -69,6 +69,10 @@ public final class CANSocket: @unchecked Sendable {
         fd = -1
     }
 
+    /// The most filters `setFilters` passes to the kernel (the C shim's bound on what it copies); a caller with more
+    /// should capture everything instead.
+    public static let maximumFilters = 4096
+
     /// Receives only frames that pass one of `filters` (empty: none but error frames).
     public func setFilters(_ filters: [CANFilter]) throws(CANBusError) {
         let ids = filters.map(\.id)

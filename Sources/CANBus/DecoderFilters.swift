@@ -3,7 +3,8 @@ import DBC
 extension CompiledDecoder {
     /// Kernel filters that let through exactly the frames this decoder can decode: each message's id, and for J1939
     /// messages every id with the same parameter group number. The kernel then drops everything else before it
-    /// reaches the agent. (The kernel accepts up to 4096 filters; a larger decoder should capture everything.)
+    /// reaches the agent. (`CANSocket.setFilters` takes up to `CANSocket.maximumFilters`; a larger decoder should
+    /// capture everything.)
     public var kernelFilters: [CANFilter] {
         var filters: [CANFilter] = []
         var seen = Set<CANFilter>()

@@ -97,6 +97,58 @@ struct KernelAgentTests {
         #expect(windowSpeed.contains { $0.timeMicros < trigger } && windowSpeed.contains { $0.timeMicros > trigger })
         #expect(bus.frames(of: "VehicleSpeed", from: 0, through: trigger - 10_000_000).count > 100, "the bus was busy before the window")
     }
+
+    @Test("axled's CAN reader: kernel filters for the profile's ids, reopening after down/up and delete/re-create, bus-off reported")
+    func liveBusReader() throws {
+        let interface = "vcan8"
+        #expect(system("ip link add dev \(interface) type vcan && ip link set \(interface) up") == 0)
+        defer { _ = system("ip link delete \(interface) 2>/dev/null") }
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "kbus")
+        defer { harness.cleanUp() }
+        let agent = try harness.start(broker: broker.url, ["--can", "body=\(interface)"])
+        defer { agent.terminate(timeoutSeconds: 5) }
+        #expect(waitUntil(timeoutSeconds: 20) { harness.log().contains("ready in") }, "\(harness.log())")
+
+        // The agent's socket carries the profile's ids as kernel filters (VehicleMotion is 0x101), not a catch-all.
+        func filtered() -> Bool {
+            CANReceivers.wait(on: interface) { receivers in
+                receivers.contains { $0.canID == 0x101 } && !receivers.contains { $0.list == "all" }
+            }
+        }
+        #expect(filtered(), "no kernel filters on \(interface): \(CANReceivers.on(interface)); \(harness.log())")
+        let unknownID = CANReceivers.on(interface).contains { $0.canID == 0x7AA }
+        #expect(!unknownID, "a filter for an id the profile does not decode")
+
+        /// Sends a VehicleMotion frame with `speed` (km/h, 0.01 per bit) until the agent shows it as Vehicle.Speed:
+        /// the socket may be reopening, which takes up to a second.
+        func speedArrives(_ speed: Int) -> Bool {
+            let raw = speed * 100
+            let hex = String(raw, radix: 16, uppercase: true)
+            let frame = "101#" + String(repeating: "0", count: 4 - hex.count) + hex + "03D6760001F4"
+            return waitUntil(timeoutSeconds: 20, pollSeconds: 0.2) {
+                _ = system("cansend \(interface) \(frame) 2>/dev/null")
+                return harness.signalValues()["Vehicle.Speed"] == Double(speed)
+            }
+        }
+        #expect(speedArrives(50), "\(harness.log())")
+        #expect(system("ip link set \(interface) down && ip link set \(interface) up") == 0)
+        #expect(speedArrives(40), "after down/up: \(harness.log())")
+        #expect(system("ip link delete \(interface) && ip link add dev \(interface) type vcan && ip link set \(interface) up") == 0)
+        #expect(speedArrives(30), "after delete/re-create: \(harness.log())")
+        #expect(filtered(), "the reopened socket has no kernel filters: \(CANReceivers.on(interface))")
+        let reopened = harness.log().split(separator: "\n").filter { $0.contains("reading \(interface)") }.count
+        #expect(reopened >= 2, "opened \(reopened) times: \(harness.log())")
+
+        // A bus-off error frame: vcan has no controller to restart, so the agent says so and keeps reading.
+        #expect(system("cansend \(interface) 20000040#0000000000000000") == 0)
+        #expect(
+            waitUntil(timeoutSeconds: 10) { harness.log().contains("\(interface): bus-off; the controller could not be restarted") },
+            "\(harness.log())")
+        #expect(speedArrives(20), "after bus-off: \(harness.log())")
+        agent.send(signal: SIGTERM)
+        #expect(agent.wait(timeoutSeconds: 5) == 0, "\(harness.log())")
+    }
 }
 
 /// The bus as candump recorded it, decoded with the profile's DBC: the reference for what the agent received.
