@@ -181,7 +181,21 @@ struct BusStatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let names = interfaces.isEmpty ? canInterfaces() : interfaces
+        let names = interfaces.isEmpty ? BusHealth.canInterfaces() : interfaces
+        // A mistyped name must not get an all-clear: an interface that is there but is no CAN bus (eth0, lo) is an
+        // error, and a missing one is said on stderr too, where scripts and people look for what went wrong.
+        let stderr = TextOutput.standardError()
+        for name in names {
+            let health = BusHealth.read(interface: name)
+            if health.exists, !health.isCAN {
+                let known = BusHealth.canInterfaces()
+                throw CLIError(
+                    "\(name) is not a CAN interface (link type \(BusHealth.linkType(name).map(String.init) ?? "unknown"), not 280); "
+                        + (known.isEmpty ? "there are no CAN interfaces here" : "CAN interfaces here: \(known.joined(separator: ", "))"))
+            }
+            if !health.exists { stderr.write("axle: \(name): no such interface\n") }
+        }
+        stderr.flush()
         var reports: [JSONValue] = []
         var table = [["INTERFACE", "STATE", "LINK", "MTU", "BITRATE", "TX-ERR", "RX-ERR", "FRAMES/S", "LOAD", "DROPS"]]
         var healthy = true
@@ -245,23 +259,6 @@ struct BusStatusCommand: ParsableCommand {
         }
         output.flush()
         if !healthy || names.isEmpty { throw ExitCode.failure }
-    }
-
-    /// CAN interfaces known to the kernel (type 280 in /sys/class/net/*/type).
-    func canInterfaces() -> [String] {
-        guard let directory = opendir("/sys/class/net") else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard !name.hasPrefix(".") else { continue }
-            if let bytes = try? FileInput.readAll(path: "/sys/class/net/\(name)/type"),
-                String(decoding: bytes, as: UTF8.self).trimmedOfWhitespace() == "280"
-            {
-                names.append(name)
-            }
-        }
-        return names.sorted()
     }
 }
 

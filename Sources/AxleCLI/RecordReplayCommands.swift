@@ -164,16 +164,21 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let factor = speed == "max" ? nil : Double(speed)!
+        // The log first, then the bus: inputs are checked in the order a user would fix them (a missing file is
+        // reported as such even on a machine with no CAN support).
+        func openLog() throws -> CandumpReader {
+            do {
+                return try CandumpReader(path: log)
+            } catch {
+                throw CLIError("cannot read log \(error)")
+            }
+        }
+        var firstReader: CandumpReader? = try openLog()
         let socket = try openSocket(to)
         var sent = 0
         var malformed = 0
         repeat {
-            let reader: CandumpReader
-            do {
-                reader = try CandumpReader(path: log)
-            } catch {
-                throw CLIError("cannot read log \(error)")
-            }
+            let reader = try firstReader.take() ?? openLog()
             var pacer = ReplayPacer(speed: factor)
             while let entry = try readEntry(reader) {
                 switch entry {

@@ -1,3 +1,4 @@
+import AxleBase
 import CSocketCAN
 
 #if canImport(Glibc)
@@ -18,6 +19,9 @@ public struct BusHealth: Sendable, Equatable {
 
     public var interface: String
     public var exists: Bool
+    /// Whether the interface is a CAN interface at all (link type 280, ARPHRD_CAN): `eth0` or `lo` exist and are up,
+    /// and are no bus.
+    public var isCAN: Bool = false
     public var isUp: Bool
     public var isRunning: Bool
     /// 72 for a CAN FD capable interface, 16 for classic CAN.
@@ -36,6 +40,7 @@ public struct BusHealth: Sendable, Equatable {
         var mtu: Int32 = 0
         guard CSocketCAN_interfaceFlags(interface, &up, &running, &mtu) == 0 else { return health }
         health.exists = true
+        health.isCAN = linkType(interface) == Self.canLinkType
         health.isUp = up != 0
         health.isRunning = running != 0
         health.mtu = mtu > 0 ? Int(mtu) : nil
@@ -59,6 +64,27 @@ public struct BusHealth: Sendable, Equatable {
             health.samplePoint = Double(samplePoint) / 1000
         }
         return health
+    }
+
+    /// ARPHRD_CAN, the link type of CAN interfaces (real controllers, vcan, vxcan, slcan).
+    public static let canLinkType = 280
+
+    /// The interface's link type (`/sys/class/net/NAME/type`), nil when it cannot be read.
+    public static func linkType(_ interface: String) -> Int? {
+        guard !interface.contains("/"), let bytes = try? FileInput.readAll(path: "/sys/class/net/\(interface)/type") else { return nil }
+        return Int(String(decoding: bytes, as: UTF8.self).trimmedOfWhitespace())
+    }
+
+    /// The CAN interfaces the kernel knows, sorted by name.
+    public static func canInterfaces() -> [String] {
+        guard let directory = opendir("/sys/class/net") else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix("."), linkType(name) == canLinkType { names.append(name) }
+        }
+        return names.sorted()
     }
 
     static func hasController(_ interface: String) -> Bool {
