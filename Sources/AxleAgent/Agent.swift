@@ -79,8 +79,12 @@ public enum Agent {
         var mqtt = configuration.mqtt
         let status = StatusMessages(topics: topics, profile: profile.name)
         mqtt.will = status.offline(reason: "connection lost")
-        let client = try MQTTClient(configuration: mqtt)
         let wakeup = PipelineWakeup()
+        // The source before the client: a replay file that cannot be read (or an unknown scenario) is a
+        // configuration error found before the agent announces itself online to the broker.
+        let simulatorCommands = SimulatorCommandQueue()
+        let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
+        let client = try MQTTClient(configuration: mqtt)
         let commands = try RemoteCommandService(configuration: configuration, topics: topics, client: client, wakeup: wakeup, log: log)
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
@@ -118,8 +122,6 @@ public enum Agent {
         let pipelineTurns = Atomic<Int>(0)
         let sourceDone = DispatchSemaphore(value: 0)
         let finalCounters = Mutex(AgentState.PipelineCounters())
-        let simulatorCommands = SimulatorCommandQueue()
-        let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
         let sourceBox = SendableBox(source)
         startDedicatedThread(name: "pipeline") {
             var source = sourceBox.take()
