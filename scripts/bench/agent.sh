@@ -10,6 +10,9 @@
 #   python-agent-max   scripts/bench/python_agent.py (python-can + cantools + paho-mqtt, the same profile, the same
 #   python-agent-32k   job) on the same log and broker, measured the same way.
 #   agent-ratio        axled against Python: frames/s flat out, CPU per 1,000 frames/s paced, peak RSS.
+#   agent-shutdown     axled live on the simulated vehicle, connected, SIGTERM after AGENT_SHUTDOWN_RUNNING seconds
+#                      of driving: seconds from the signal to the process's exit and its exit status, over
+#                      AGENT_SHUTDOWN_RUNS runs (docs/axled.md promises 2 s; the unit's TimeoutStopSec is 5 s).
 # Every process is measured from outside: wall time from start to exit, and user+sys CPU seconds and peak RSS from
 # wait4(2)'s rusage (all threads of the process, the MQTT library's included). The broker runs on the other core and
 # is not counted. Figures are reported, never asserted: the exit status is non-zero only when a run failed.
@@ -206,6 +209,58 @@ echo "agent bench: python_agent.py flat out (this takes a while)" >&2
 python_run python-agent-max max "$log" >> "$results"
 echo "agent bench: python_agent.py at $paced_rate frames/s" >&2
 python_run python-agent-32k "$speed" "$paced_log" >> "$results"
+
+# ---- shutdown: SIGTERM to a live, connected axled; time to exit ----
+cat > "$work/shutdown.py" <<'PY'
+"""shutdown.py RUNS RUNNING_SECONDS -- COMMAND...: the seconds from SIGTERM to exit, as one JSON line."""
+import json, os, signal, statistics, subprocess, sys, threading, time
+
+runs, running = int(sys.argv[1]), float(sys.argv[2])
+command = sys.argv[sys.argv.index("--") + 1:]
+seconds, statuses, errors = [], [], []
+for run in range(runs):
+    process = subprocess.Popen(command + ["--vehicle-id", f"bench-shutdown-{run}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+    lines = []
+    def read():
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if "ready in " in line:
+                ready.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if not ready.wait(60):
+        process.kill()
+        errors.append("no 'ready' line within 60 s: " + "; ".join(lines[-3:]))
+        continue
+    # Driving for a while first (a duration, not a wait for readiness): an open batch, records in flight.
+    time.sleep(running)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        status = process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        status = process.wait()
+    seconds.append(round(time.monotonic() - signalled, 3))
+    statuses.append(status)
+    reader.join(5)
+result = {"benchmark": "agent-shutdown", "implementation": "axle", "runs": runs, "running_seconds": running,
+          "seconds": seconds, "exit_statuses": statuses}
+if seconds:
+    result.update({"median_seconds": statistics.median(seconds), "max_seconds": max(seconds)})
+if errors or any(status != 0 for status in statuses):
+    result["error"] = "; ".join(errors) or f"exit statuses {statuses}"
+print(json.dumps(result), flush=True)
+sys.exit(1 if "error" in result else 0)
+PY
+echo "agent bench: axled shutdown on SIGTERM, live and connected" >&2
+shutdown_data=$work/axled-shutdown
+python3 "$work/shutdown.py" "${AGENT_SHUTDOWN_RUNS:-5}" "${AGENT_SHUTDOWN_RUNNING:-3}" -- "${pin[@]}" "$axled" \
+  --profile "$profile" --broker "mqtt://127.0.0.1:$port" --data-dir "$shutdown_data" --simulate city-drive \
+  --control-socket "$shutdown_data/axled.sock" --log-level info >> "$results" || status=1
+rm -rf "$shutdown_data"
 
 python3 - "$work/agent-max.jsonl" "$results" "$frames_in_log" "$log_rate" <<'PY'
 import json, statistics, sys

@@ -253,6 +253,19 @@ def main() -> None:
                 targets.append(["agent vs Python pipeline (reported, no target)", f"{ratio['frames_per_s_wall']:.0f}x frames/s",
                                 "-"])
 
+    shutdown = next((r for r in results if r.get("benchmark") == "agent-shutdown"), None)
+    if shutdown:
+        print()
+        if shutdown.get("seconds"):
+            print(f"Shutdown: axled live on the simulated vehicle and connected, SIGTERM after {shutdown['running_seconds']:g} s "
+                  f"of driving; seconds to exit over {len(shutdown['seconds'])} runs: {shutdown['seconds']} "
+                  f"(exit statuses {shutdown['exit_statuses']})")
+            clean = not shutdown.get("error")
+            targets.append(["SIGTERM -> exit 0 within 2 s (docs/axled.md)", f"worst {shutdown['max_seconds']:.3f} s",
+                            "yes" if clean and shutdown["max_seconds"] <= 2 else "NO"])
+        else:
+            print(f"Shutdown: failed: {shutdown.get('error')}")
+
     # Remote commands (issue 6)
     commands = next((r for r in results if r.get("benchmark") == "command-latency"), None)
     if commands:
