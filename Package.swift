@@ -141,6 +141,7 @@ let package = Package(
         .testTarget(
             name: "AgentControlTests",
             dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),
+        .testTarget(name: "AxleBaseTests", dependencies: ["AxleBase"]),
         .testTarget(name: "RemoteCommandsTests", dependencies: ["RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
             name: "AxleFleetTests",
