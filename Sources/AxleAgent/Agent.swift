@@ -2,7 +2,6 @@ import AgentControl
 import AxleBase
 import CANFrames
 import DBC
-import Dispatch
 import FirmwareProfile
 import MQTTUplink
 import Outbox
@@ -114,16 +113,33 @@ public enum Agent {
         }
         let linkWatcher = configuration.watchLink ? try? LinkWatcher { client.linkChanged() } : nil
 
-        startDedicatedThread(name: "drainer") { drainer.run() }
+        // The agent's threads, as services of one group: started in this order, stopped in reverse within one
+        // shutdown budget, so that each stage's last output reaches the stages after it (docs/architecture.md).
+        let shutdown = StopToken()
+        let sourceEnded = StopToken()
+        let services = ServiceGroup(log: log.writer(.warning, "axled"), onEarlyExit: { name in
+            if name == "pipeline" { sourceEnded.requestStop() }
+        })
+        // The client's network thread is the library's; this service owns its end: "offline" goes out last.
+        services.start(ClosureService(name: "mqtt") { stop in
+            stop.wait(seconds: .infinity)
+            client.stop(final: status.offline(reason: "shutdown"), timeoutSeconds: Self.clientStopSeconds)
+        })
+        if let linkWatcher {
+            services.start(ClosureService(name: "link watcher") { stop in
+                stop.wait(seconds: .infinity)
+                linkWatcher.stop()
+            })
+        }
+        services.start(ClosureService(name: "drainer", interrupt: { drainer.stop(timeoutSeconds: 0) }) { _ in drainer.run() })
         commands.start(client: client, topics: topics, log: log)
 
-        // The pipeline thread owns the source and the pipeline; the main thread waits for a signal or the end.
-        let stopSource = Atomic<Bool>(false)
+        // The pipeline thread owns the source and the pipeline: CAN → decode → collect → outbox, and (for now) the
+        // command executor, which needs the live values it decodes.
         let pipelineTurns = Atomic<Int>(0)
-        let sourceDone = DispatchSemaphore(value: 0)
         let finalCounters = Mutex(AgentState.PipelineCounters())
         let sourceBox = SendableBox(source)
-        startDedicatedThread(name: "pipeline") {
+        services.start(ClosureService(name: "pipeline") { stop in
             var source = sourceBox.take()
             let pipeline = Pipeline(
                 profile: profile, interfaces: configuration.canInterfaces, outbox: outbox, topics: topics,
@@ -144,7 +160,7 @@ public enum Agent {
             var frames: [CANFrame] = []
             frames.reserveCapacity(1024)
             do {
-                while !stopSource.load(ordering: .relaxed) {
+                while !stop.isStopRequested {
                     frames.removeAll(keepingCapacity: true)
                     let more = try source.next(into: &frames, until: executor.nextDue ?? .infinity)
                     pipeline.process(frames)
@@ -161,53 +177,63 @@ public enum Agent {
             state.markSourceEnded()
             finalCounters.withLock { $0 = pipeline.counters }
             log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
-            sourceDone.signal()
-        }
+        })
 
         let control = startControlServer(
             configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
             commands: commands, log: log)
+        if let control {
+            services.start(ClosureService(name: "control socket") { stop in
+                stop.wait(seconds: .infinity)
+                control.stop()
+            })
+        }
 
         // The CAN sources and the outbox are open: systemd may start what depends on the agent.
         notifier?.ready(status: "collecting \(profile.name) for \(configuration.vehicleID)")
         log(.info, "axled", "ready in \(Int((monotonicSeconds() - started) * 1000)) ms: profile \(profile.name), vehicle \(configuration.vehicleID), broker \(broker)")
         if let notifier, let interval = notifier.watchdogIntervalSeconds {
-            startWatchdog(notifier: notifier, interval: interval, log: log) {
+            services.start(watchdog(notifier: notifier, interval: interval, log: log) {
                 // Progress: both loops turned since the last ping (each turns several times a second when healthy;
                 // a pipeline whose source has ended counts as healthy).
                 (pipelineTurns.load(ordering: .relaxed), drainer.loopTurns, state.current.sourceEnded)
-            }
+            })
+        }
+        if configuration.exitWhenDrained {
+            services.start(ClosureService(name: "drain watch") { stop in
+                while !sourceEnded.wait(seconds: 0.2) { if stop.isStopRequested { return } }
+                while !isDrained(outbox: outbox, drainer: drainer) { if stop.wait(seconds: 0.02) { return } }
+                log(.notice, "axled", "source ended and the outbox is empty: exiting")
+                shutdown.requestStop()
+            })
         }
 
-        let shutdown = DispatchSemaphore(value: 0)
+        // SIGTERM or SIGINT, taken by sigwait on a thread of its own (every thread inherits the blocked mask). It
+        // blocks in sigwait for good, so it is no service: the process ends around it.
         let awaited = signals
         startDedicatedThread(name: "signals") {
             var awaited = awaited
             var received: Int32 = 0
             sigwait(&awaited, &received)
             log(.notice, "axled", "received signal \(received): shutting down")
-            shutdown.signal()
+            shutdown.requestStop()
         }
-        if configuration.exitWhenDrained {
-            startDedicatedThread(name: "drain-watch") {
-                sourceDone.wait()
-                sourceDone.signal()  // let the shutdown path below see it too
-                while !isDrained(outbox: outbox, drainer: drainer) { usleep(20_000) }
-                log(.notice, "axled", "source ended and the outbox is empty: exiting")
-                shutdown.signal()
-            }
-        }
-        shutdown.wait()
+        shutdown.wait(seconds: .infinity)
 
-        // Graceful stop, within 2 s: the open batch goes to the outbox, "offline" goes to the broker.
+        // Graceful stop within the budget: the open batch goes to the outbox, "offline" goes to the broker.
         notifier?.stopping()
-        stopSource.store(true, ordering: .relaxed)
-        _ = sourceDone.wait(timeout: .now() + 1)
-        control?.stop()
-        drainer.stop(timeoutSeconds: 0.5)
-        client.stop(final: status.offline(reason: "shutdown"), timeoutSeconds: 0.5)
-        linkWatcher?.stop()
-        outbox.close()
+        let stopStarted = monotonicSeconds()
+        let results = services.stop(budgetSeconds: Self.shutdownBudgetSeconds)
+        let overran = results.filter(\.overran).map(\.name)
+        if overran.contains("pipeline") {
+            // Closing the outbox under a pipeline that may still be writing its last batch could lose that batch;
+            // SQLite's WAL keeps everything committed, and the process exit closes the file.
+            log(.warning, "axled", "the pipeline did not stop in time: leaving the outbox open")
+        } else {
+            outbox.close()
+        }
+        log(.info, "axled", "stopped \(results.count) services in \(formatted(monotonicSeconds() - stopStarted)) s"
+            + (overran.isEmpty ? "" : "; overran: \(overran.joined(separator: ", "))"))
         var summary = Summary()
         summary.pipeline = finalCounters.withLock { $0 }
         summary.drainer = drainer.statistics
@@ -215,15 +241,19 @@ public enum Agent {
         return summary
     }
 
+    /// The whole stop, from SIGTERM to exit: docs/axled.md promises 2 s; systemd's TimeoutStopSec is 5 s.
+    static let shutdownBudgetSeconds = 2.0
+    /// How long the MQTT client may take to publish "offline" and disconnect, within the budget.
+    static let clientStopSeconds = 0.5
+
     /// Pings the systemd watchdog every `interval` while the pipeline and the drainer make progress; a stuck thread
     /// stops the pings and systemd restarts the agent (WatchdogSec=, Restart=on-failure).
-    private static func startWatchdog(
+    private static func watchdog(
         notifier: ServiceNotifier, interval: Double, log: AgentLog, progress: @escaping @Sendable () -> (Int, Int, Bool)
-    ) {
-        startDedicatedThread(name: "watchdog") {
+    ) -> ClosureService {
+        ClosureService(name: "watchdog") { stop in
             var last = progress()
-            while true {
-                usleep(UInt32(interval * 1_000_000))
+            while !stop.wait(seconds: interval) {
                 let now = progress()
                 if (now.0 != last.0 || now.2) && now.1 != last.1 {
                     notifier.watchdog()
