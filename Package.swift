@@ -33,7 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
-        // Small shared pieces with no domain of their own: version, file reading, JSON text output.
+        // Small shared pieces with no domain of their own: services on dedicated threads with one shutdown budget,
+        // bounded queues, version, file reading, JSON text output, the duration syntax.
         .target(name: "AxleBase"),
         // One CAN frame model for the whole project, and the candump log format.
         .target(name: "CANFrames", dependencies: ["AxleBase"]),
