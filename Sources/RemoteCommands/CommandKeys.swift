@@ -55,11 +55,12 @@ enum KeyFileText {
     static func read(path: String, kind: String) throws(KeyFileError) -> (keyID: String, bytes: [UInt8]) {
         let contents: [UInt8]
         do {
-            contents = try FileInput.readAll(path: path)
+            // A signing key others can read, or a trust key others can replace, is refused (as ssh does).
+            contents = try KeyFileAccess.read(path: path, kind: kind == publicKind ? .trusted : .secret, limit: 4096)
         } catch {
-            throw KeyFileError("\(error): cannot read the key file")
+            throw KeyFileError(error.description)
         }
-        guard contents.count <= 4096, let text = String(validating: contents, as: UTF8.self) else {
+        guard let text = String(validating: contents, as: UTF8.self) else {
             throw KeyFileError("\(path): not a key file (expected one line '\(kind) <key-id> <base64 key>')")
         }
         var line = Substring(text)
