@@ -31,9 +31,11 @@ public final class TelemetryRecorder {
     private let onAppended: @Sendable () -> Void
     private let log: @Sendable (String) -> Void
     private var builder: TelemetryBatchBuilder
-    /// Frame time (µs) and monotonic wall time at which the open batch began.
+    /// Frame time (µs) at which the open batch began.
     private var batchStartMicros: Int64?
-    private var batchStartWall = 0.0
+    /// Monotonic time when the frames' clock last moved (a batch opened or a frame came): the wall-time fallback in
+    /// `tick` counts from here, so it fires only for a bus that fell silent.
+    private var frameClockMovedWall = 0.0
     public private(set) var statistics = Statistics()
 
     public init(
@@ -82,6 +84,7 @@ public final class TelemetryRecorder {
 
     /// Closes the open batch once the frames' clock has passed its interval, without waiting for the next sample.
     public func advance(frameMicros: Int64) {
+        frameClockMovedWall = monotonicSeconds()
         if let start = batchStartMicros, frameMicros - start >= batchMicros { flush() }
     }
 
@@ -91,7 +94,7 @@ public final class TelemetryRecorder {
             if micros - start >= batchMicros { flush() } else { return }
         }
         batchStartMicros = micros
-        batchStartWall = monotonicSeconds()
+        frameClockMovedWall = monotonicSeconds()
     }
 
     @inline(__always)
@@ -100,12 +103,14 @@ public final class TelemetryRecorder {
         if builder.sampleCount >= maximumSamples { flush() }
     }
 
-    /// Closes the open batch once it has been open for a batch interval of wall time, so that a bus that falls
+    /// Closes the open batch once no frame has come for a batch interval of wall time, so that a bus that falls
     /// silent still gets its last samples out (the frames' clock, which normally closes batches, has stopped).
+    /// While frames flow, only their clock closes batches, even when it runs behind the wall clock (a source that
+    /// lags under load): each record then still holds one batch interval of the vehicle's time.
     /// `wallSeconds` is the monotonic clock.
     public func tick(wallSeconds: Double) {
         guard batchStartMicros != nil else { return }
-        if wallSeconds - batchStartWall >= Double(batchMicros) / 1e6 { flush() }
+        if wallSeconds - frameClockMovedWall >= Double(batchMicros) / 1e6 { flush() }
     }
 
     /// Writes the open batch to the outbox now (graceful shutdown, end of a replay, batch interval).
