@@ -29,6 +29,26 @@ public struct UplinkTopics: Sendable, Equatable {
     public var commandResponses: String { "\(base)/cmd/res" }
     /// Retained JSON: the feature entitlements and whether each is active.
     public var features: String { "\(base)/features" }
+
+    /// Longest Response Topic answers go to; a longer one is ignored like a foreign one.
+    public static let maximumResponseTopicBytes = 256
+
+    /// Where answers to a request go: its MQTT 5 Response Topic when that is `…/cmd/res` or below it, else
+    /// `…/cmd/res`. Anything else is ignored: the sender of a request is not authenticated when the topic is read, a
+    /// topic outside the vehicle's subtree (`$SYS/x`, another vehicle's) is one the broker's ACL refuses — and a broker
+    /// that disconnects on a refused publish (AWS IoT Core, mosquitto without queue room) would take the uplink down —
+    /// and elsewhere in the subtree an answer would pass for telemetry, an event or the vehicle's status.
+    public func answerTopic(requested: String?) -> String {
+        guard let requested, isAnswerTopic(requested) else { return commandResponses }
+        return requested
+    }
+
+    /// Whether `topic` is `…/cmd/res` or a topic below it, usable for a publish (no wildcard, no empty level, no NUL).
+    public func isAnswerTopic(_ topic: String) -> Bool {
+        guard topic == commandResponses || topic.hasPrefix(commandResponses + "/") else { return false }
+        return topic.utf8.count <= Self.maximumResponseTopicBytes && !topic.hasSuffix("/") && !topic.contains("//")
+            && !topic.contains { "+#\u{0}".contains($0) }
+    }
 }
 
 /// A setting the agent cannot run with; the text says which and what to give instead.

@@ -159,12 +159,33 @@ public struct CommandRejection: Error, Sendable, Equatable, CustomStringConverti
     /// good for addressing the response, not for any decision.
     public var commandID: String?
     public var commandName: String?
+    /// Whether a trusted key's signature checked out before the request failed (wrong vehicle, expired, unknown
+    /// command, bad parameters): the backend sent it, and it deserves a full answer. False for everything refused
+    /// before or at the signature (malformed envelope, missing or bad signature, unknown or revoked key): anyone can
+    /// send that, so its answer is short and rate-limited (docs/commands.md, "Unauthenticated requests").
+    public var isAuthenticated: Bool
 
-    public init(reason: CommandReason, text: String, commandID: String? = nil, commandName: String? = nil) {
+    public init(
+        reason: CommandReason, text: String, commandID: String? = nil, commandName: String? = nil,
+        isAuthenticated: Bool = false
+    ) {
         self.reason = reason
         self.text = text
         self.commandID = commandID
         self.commandName = commandName
+        self.isAuthenticated = isAuthenticated
+    }
+
+    /// The text an unauthenticated request's answer carries instead of `text`: short, and echoing nothing the sender
+    /// chose (the full text, which names the key id, goes to the log).
+    public var unauthenticatedText: String {
+        switch reason {
+        case .missingSignature: "the envelope has no signature: sign the command with a backend key"
+        case .unknownKey: "the key is not in this vehicle's trust store"
+        case .revokedKey: "the key is revoked on this vehicle"
+        case .badSignature: "the signature does not match the body"
+        default: "not a signed command envelope (docs/commands.md)"
+        }
     }
 
     public var description: String { "\(reason.rawValue): \(text)" }
@@ -212,8 +233,10 @@ public struct CommandVerifier: Sendable {
         }
         // Unauthenticated until the signature checks out; only used to address the response.
         let hint = Self.identity(of: envelope.body)
+        var signatureChecked = false
         func reject(_ reason: CommandReason, _ text: String) -> Result<VerifiedCommand, CommandRejection> {
-            .failure(CommandRejection(reason: reason, text: text, commandID: hint.id, commandName: hint.name))
+            .failure(CommandRejection(
+                reason: reason, text: text, commandID: hint.id, commandName: hint.name, isAuthenticated: signatureChecked))
         }
         let keyID = envelope.keyID
         guard !envelope.signature.isEmpty else {
@@ -232,6 +255,7 @@ public struct CommandVerifier: Sendable {
                 .badSignature,
                 "the signature does not match the body for key \"\(keyID)\": the payload was changed or signed with another key; sign it again")
         }
+        signatureChecked = true
         var request: CommandRequest
         do {
             request = try CommandRequest.parse(body: envelope.body)

@@ -40,14 +40,20 @@ public final class MosquittoBroker: Sendable {
     public var logPath: String { directory + "/mosquitto.log" }
     private let process = Mutex<ChildProcess?>(nil)
     private let verboseLog: Bool
+    /// Global configuration lines added after the defaults (a later line overrides an earlier one).
+    private let extraConfiguration: [String]
 
     /// Starts a broker and waits until it accepts connections. `port` nil picks a free one (retrying on a collision
-    /// with another test); `verboseLog` logs every packet (large for big drains).
+    /// with another test); `verboseLog` logs every packet (large for big drains). `extraConfiguration`: global
+    /// mosquitto.conf lines that override the defaults, e.g. `max_queued_messages 0` and `max_queued_bytes 0`, with
+    /// which Debian's mosquitto 2.0.11 disconnects a client whose QoS 1 publish it denies.
     public init(
-        mode: Mode = .plain, certificates: TestCertificates? = nil, port: Int? = nil, verboseLog: Bool = false
+        mode: Mode = .plain, certificates: TestCertificates? = nil, port: Int? = nil, verboseLog: Bool = false,
+        extraConfiguration: [String] = []
     ) throws {
         self.mode = mode
         self.verboseLog = verboseLog
+        self.extraConfiguration = extraConfiguration
         directory = try makeTestDirectory(prefix: "axle-mosquitto")
         self.certificates = mode == .plain ? certificates : try certificates ?? TestCertificates()
         var lastError: (any Error)?
@@ -58,7 +64,7 @@ public final class MosquittoBroker: Sendable {
                 try Self.launch(
                     configuration: Self.configuration(
                         port: candidate, directory: directory, mode: mode, certificates: self.certificates,
-                        verboseLog: verboseLog),
+                        verboseLog: verboseLog, extraConfiguration: extraConfiguration),
                     directory: directory, port: candidate, into: process)
                 chosen = candidate
                 break
@@ -91,7 +97,8 @@ public final class MosquittoBroker: Sendable {
     public func start() throws {
         if isRunning { return }
         let configuration = Self.configuration(
-            port: port, directory: directory, mode: mode, certificates: certificates, verboseLog: verboseLog)
+            port: port, directory: directory, mode: mode, certificates: certificates, verboseLog: verboseLog,
+            extraConfiguration: extraConfiguration)
         // The port was just released; retry briefly should another process hold it for a moment.
         var lastError: (any Error)?
         for _ in 0..<5 {
@@ -153,7 +160,8 @@ public final class MosquittoBroker: Sendable {
     // MARK: - Launching
 
     static func configuration(
-        port: Int, directory: String, mode: Mode, certificates: TestCertificates?, verboseLog: Bool
+        port: Int, directory: String, mode: Mode, certificates: TestCertificates?, verboseLog: Bool,
+        extraConfiguration: [String] = []
     ) -> String {
         var lines = [
             "# Written by AxleTestSupport.MosquittoBroker",
@@ -171,6 +179,7 @@ public final class MosquittoBroker: Sendable {
         lines += verboseLog
             ? ["log_type all"]
             : ["log_type error", "log_type warning", "log_type notice", "log_type information", "log_type subscribe"]
+        lines += extraConfiguration
         // As root, mosquitto would switch to the `mosquitto` user, which cannot write to this test's directory.
         if geteuid() == 0 { lines.append("user root") }
         lines.append("listener \(port) 127.0.0.1")

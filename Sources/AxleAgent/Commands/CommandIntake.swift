@@ -4,13 +4,19 @@ import MQTTUplink
 import RemoteCommands
 import Synchronization
 
-/// Publishes command statuses: to the request's MQTT 5 Response Topic with its Correlation Data, else (MQTT 3.1.1)
-/// to `…/cmd/res`. QoS 1 straight through the client, not the outbox: a status is only worth its moment, and the
-/// journal (`axle commands`) keeps what happened.
+/// Publishes command statuses: to the request's MQTT 5 Response Topic when it lies in the vehicle's `…/cmd/res`
+/// subtree (`UplinkTopics.answerTopic`), else to `…/cmd/res`, with the request's Correlation Data when that is short.
+/// Straight through the client, not the outbox: a status is only worth its moment, and the journal (`axle commands`)
+/// keeps what happened.
 struct CommandResponder: Sendable {
     let client: MQTTClient
     let topics: UplinkTopics
 
+    /// Longest Correlation Data echoed; longer is left out of the answer (`axle-fleet` sends the 36-byte command id).
+    /// Not signed, so without a bound any sender could make the vehicle publish 60 kB per request.
+    static let maximumCorrelationBytes = 128
+
+    /// A status of a signed command (or of a request whose signature checked out): QoS 1.
     func send(
         id: String, name: String?, status: CommandStatus, reason: CommandReason?, text: String?, result: JSONValue? = nil,
         to reply: ReplyAddress
@@ -18,37 +24,63 @@ struct CommandResponder: Sendable {
         let response = CommandResponse(
             id: id, vehicle: topics.vehicleID, name: name, status: status, timeMillis: wallClockMillis(), reason: reason,
             text: text, result: result)
+        _ = client.publish(Self.message(response, to: reply, qos: 1, topics: topics))
+    }
+
+    /// The answer to a request refused before its signature checked out: QoS 0, so that no session ever sends it
+    /// again, and small — the id only when it is a well-formed UUID, no name, a fixed text.
+    func sendUnauthenticated(_ rejection: CommandRejection, to reply: ReplyAddress) {
+        _ = client.publish(Self.unauthenticatedAnswer(rejection, to: reply, topics: topics, timeMillis: wallClockMillis()))
+    }
+
+    static func unauthenticatedAnswer(
+        _ rejection: CommandRejection, to reply: ReplyAddress, topics: UplinkTopics, timeMillis: Int64
+    ) -> MQTTMessage {
+        let id = rejection.commandID.flatMap { CommandRequest.isValidID($0) ? $0 : nil } ?? ""
+        let response = CommandResponse(
+            id: id, vehicle: topics.vehicleID, name: nil, status: .rejected, timeMillis: timeMillis,
+            reason: rejection.reason, text: rejection.unauthenticatedText)
+        return message(response, to: reply, qos: 0, topics: topics)
+    }
+
+    static func message(_ response: CommandResponse, to reply: ReplyAddress, qos: UInt8, topics: UplinkTopics) -> MQTTMessage {
         var properties = MQTTProperties()
         properties.contentType = "application/json"
-        properties.correlationData = reply.correlationData
-        _ = client.publish(MQTTMessage(
-            topic: reply.responseTopic ?? topics.commandResponses, payload: response.payload(), qos: 1, retain: false,
-            properties: properties))
+        if let correlation = reply.correlationData, correlation.count <= Self.maximumCorrelationBytes {
+            properties.correlationData = correlation
+        }
+        return MQTTMessage(
+            topic: topics.answerTopic(requested: reply.responseTopic), payload: response.payload(), qos: qos, retain: false,
+            properties: properties)
     }
 }
 
-/// The first stage of a remote command, on its own thread: verification (signature, key, vehicle, times, name,
-/// parameters), the journal's replay check, and the rate limit. What passes goes to the pipeline thread
-/// (`CommandInbox`), which checks the precondition on live signals and executes it; what fails is answered REJECTED
-/// with its reason here.
+/// The first stage of a remote command. On the MQTT client's thread, as each request arrives: verification
+/// (signature first, then key, vehicle, times, name, parameters), so that nothing unauthenticated is queued or
+/// journaled. Requests refused before their signature checked out get a short QoS 0 answer within a token bucket of
+/// their own, and beyond it none; every other failure gets its full answer. Verified commands wait in a bounded
+/// queue for the intake thread: the journal's replay check and the command rate limit; what passes goes to the
+/// pipeline thread (`CommandInbox`). A verified command is never dropped unanswered: with the queue full it is
+/// REJECTED `busy`.
 final class CommandIntake: Sendable {
-    private struct Received: Sendable {
-        let payload: [UInt8]
-        let reply: ReplyAddress
-    }
-
-    /// Requests waiting for verification; beyond this many the newest are dropped (a flood, never a backend's pace).
+    /// Verified commands waiting for the journal; beyond this many a new one is answered `busy`.
     static let queueLimit = 1024
+    /// Answers to unauthenticated requests: this many at once, then `unauthenticatedAnswersPerSecond`. Anyone can send
+    /// such a request; unbounded, each one would cost the vehicle a publish (a flood got about 1,500 answers a second).
+    static let unauthenticatedAnswerBurst = 60
+    static let unauthenticatedAnswersPerSecond = 2.0
 
     private let verifier: CommandVerifier
     private let journal: CommandJournal
     private let responder: CommandResponder
     private let inbox: CommandInbox
     private let log: AgentLog
-    private let queue = Mutex<[Received]>([])
+    private let waiting = BoundedQueue<AcceptedCommand>(capacity: CommandIntake.queueLimit)
     private let available = DispatchSemaphore(value: 0)
     private let limiter: Mutex<TokenBucket>
-    private let dropped = Atomic<Int>(0)
+    private let unauthenticatedLimiter: Mutex<TokenBucket>
+    /// Unauthenticated requests left unanswered (over their bucket), since the start.
+    private let unanswered = Atomic<Int>(0)
 
     init(
         verifier: CommandVerifier, journal: CommandJournal, responder: CommandResponder, inbox: CommandInbox,
@@ -59,53 +91,66 @@ final class CommandIntake: Sendable {
         self.responder = responder
         self.inbox = inbox
         self.log = log
-        self.limiter = Mutex(TokenBucket(ratePerSecond: settings.ratePerSecond, burst: settings.burst, now: monotonicSeconds()))
+        let now = monotonicSeconds()
+        self.limiter = Mutex(TokenBucket(ratePerSecond: settings.ratePerSecond, burst: settings.burst, now: now))
+        self.unauthenticatedLimiter = Mutex(TokenBucket(
+            ratePerSecond: Self.unauthenticatedAnswersPerSecond, burst: Self.unauthenticatedAnswerBurst, now: now))
     }
 
-    /// On the MQTT client's thread: copies the request and returns at once.
+    /// On the MQTT client's thread: verifies the request (an Ed25519 check at most, tens of microseconds), answers a
+    /// refusal, queues a verified command and returns.
     func receive(_ message: MQTTMessage) {
         let reply = ReplyAddress(responseTopic: message.properties.responseTopic, correlationData: message.properties.correlationData)
-        let accepted = queue.withLock { queue in
-            guard queue.count < Self.queueLimit else { return false }
-            queue.append(Received(payload: message.payload, reply: reply))
-            return true
+        switch verifier.verify(payload: message.payload, nowMillis: wallClockMillis(), monotonicNow: monotonicSeconds()) {
+        case .failure(let rejection) where !rejection.isAuthenticated:
+            refuseUnauthenticated(rejection, reply: reply)
+        case .failure(let rejection):
+            log(.warning, "commands", "rejected \(rejection.commandName ?? "a command") \(rejection.commandID ?? "(no id)"): \(rejection.reason.rawValue): \(rejection.text)")
+            responder.send(
+                id: rejection.commandID ?? "", name: rejection.commandName, status: .rejected, reason: rejection.reason,
+                text: rejection.text, to: reply)
+        case .success(let command):
+            if waiting.offer(AcceptedCommand(command: command, reply: reply)) {
+                available.signal()
+            } else {
+                let request = command.request
+                log(.warning, "commands", "rejected \(request.name) \(request.id): busy (\(Self.queueLimit) commands waiting)")
+                responder.send(
+                    id: request.id, name: request.name, status: .rejected, reason: .busy,
+                    text: "\(Self.queueLimit) commands are waiting on the vehicle; it was not run and can be sent again", to: reply)
+            }
         }
-        if accepted {
-            available.signal()
-        } else if dropped.add(1, ordering: .relaxed).newValue % 100 == 1 {
-            log(.warning, "commands", "more than \(Self.queueLimit) command requests waiting: dropping (\(dropped.load(ordering: .relaxed)) so far)")
+    }
+
+    private func refuseUnauthenticated(_ rejection: CommandRejection, reply: ReplyAddress) {
+        guard unauthenticatedLimiter.withLock({ $0.take(now: monotonicSeconds()) }) else {
+            let count = unanswered.add(1, ordering: .relaxed).newValue
+            if count % 1000 == 1 {
+                log(.warning, "commands", "unauthenticated requests beyond \(unauthenticatedLimiter.withLock { $0.description }) are not answered: \(count) so far")
+            }
+            return
         }
+        log(.warning, "commands", "rejected an unauthenticated request: \(rejection.reason.rawValue): \(rejection.text)")
+        responder.sendUnauthenticated(rejection, to: reply)
     }
 
     /// The intake thread's loop; never returns.
     func run() {
         while true {
             available.wait()
-            guard let next = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
-            handle(next)
+            for accepted in waiting.takeAll() { handle(accepted) }
         }
     }
 
-    private func handle(_ received: Received) {
-        let result = verifier.verify(payload: received.payload, nowMillis: wallClockMillis(), monotonicNow: monotonicSeconds())
-        let command: VerifiedCommand
-        switch result {
-        case .failure(let rejection):
-            log(.warning, "commands", "rejected \(rejection.commandName ?? "a command") \(rejection.commandID ?? "(no id)"): \(rejection.reason.rawValue): \(rejection.text)")
-            responder.send(
-                id: rejection.commandID ?? "", name: rejection.commandName, status: .rejected, reason: rejection.reason,
-                text: rejection.text, to: received.reply)
-            return
-        case .success(let verified):
-            command = verified
-        }
-        let request = command.request
+    private func handle(_ accepted: AcceptedCommand) {
+        let request = accepted.command.request
+        let reply = accepted.reply
         do {
-            switch try journal.claim(command, reply: received.reply) {
+            switch try journal.claim(accepted.command, reply: reply) {
             case .replay(let previous):
                 let text = "command \(previous.id) (key \(previous.keyID), counter \(previous.counter)) was already received and is \(previous.status.rawValue): it runs at most once; send a new command"
                 log(.warning, "commands", "rejected \(request.name) \(request.id): replay")
-                responder.send(id: request.id, name: request.name, status: .rejected, reason: .replay, text: text, to: received.reply)
+                responder.send(id: request.id, name: request.name, status: .rejected, reason: .replay, text: text, to: reply)
                 return
             case .claimed:
                 break
@@ -114,7 +159,7 @@ final class CommandIntake: Sendable {
             log(.error, "commands", "\(request.id): the journal cannot record it: \(error)")
             responder.send(
                 id: request.id, name: request.name, status: .failed, reason: nil,
-                text: "the vehicle cannot journal the command, so it was not run: \(error)", to: received.reply)
+                text: "the vehicle cannot journal the command, so it was not run: \(error)", to: reply)
             return
         }
         let allowed = limiter.withLock { $0.take(now: monotonicSeconds()) }
@@ -122,10 +167,10 @@ final class CommandIntake: Sendable {
             let text = "more commands than the vehicle accepts (\(limiter.withLock { $0.description })); wait and send a new command"
             try? journal.finish(id: request.id, status: .rejected, reason: .rateLimited, text: text, atMillis: wallClockMillis())
             log(.warning, "commands", "rejected \(request.name) \(request.id): rate limited")
-            responder.send(id: request.id, name: request.name, status: .rejected, reason: .rateLimited, text: text, to: received.reply)
+            responder.send(id: request.id, name: request.name, status: .rejected, reason: .rateLimited, text: text, to: reply)
             return
         }
-        inbox.post(AcceptedCommand(command: command, reply: received.reply))
+        inbox.post(accepted)
     }
 }
 
