@@ -59,7 +59,8 @@ public struct ControlClientError: Error, Sendable, CustomStringConvertible {
     /// Whether the agent is simply not running (as opposed to running and failing).
     public var isAgentNotRunning: Bool { code == .agentNotRunning }
 
-    public var description: String { message }
+    /// The message with control characters escaped: part of it may be the agent's answer, and `axle` prints it.
+    public var description: String { UntrustedText.printable(message) }
 }
 
 /// The technician's side of the control socket: connects, sends one request line, reads the response line.

@@ -22,6 +22,10 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 
 /// One-line structured log records on standard error: `<6>uplink: connected session_present=true`.
 /// journald keeps the priority; a terminal shows the text as is.
+///
+/// Every record is exactly one line: control characters in the text (a newline, ESC) are written as visible escapes
+/// (`UntrustedText.printable`), because parts of it may come from outside — an unsigned command's id could otherwise
+/// start a new journald record with a priority of its choosing, or drive the terminal of whoever reads the log.
 public final class AgentLog: Sendable {
     public let level: LogLevel
     private let output: Mutex<TextOutput?>
@@ -40,7 +44,12 @@ public final class AgentLog: Sendable {
     }
 
     public func callAsFunction(_ messageLevel: LogLevel, _ component: String, _ text: String) {
-        if messageLevel <= .warning, let sink = problems.withLock({ $0 }) { sink(component, text) }
+        let isProblem = messageLevel <= .warning
+        guard isProblem || messageLevel <= level else { return }
+        let component = UntrustedText.printable(component)
+        let text = UntrustedText.printable(text)
+        // The status report shows these to `axle status`: escaped like the log line.
+        if isProblem, let sink = problems.withLock({ $0 }) { sink(component, text) }
         guard messageLevel <= level else { return }
         output.withLock { $0?.write("<\(messageLevel.rawValue)>\(component): \(text)\n") }
     }

@@ -83,7 +83,10 @@ public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral,
             case "\n": output += "\\n"
             case "\r": output += "\\r"
             case "\t": output += "\\t"
-            case let control where control.value < 0x20:
+            // Also DEL, the C1 controls and the line separators, which JSON allows raw: JSON text is often printed
+            // to a terminal as it is (`axle … --json`, `mosquitto_sub`), and these can drive one.
+            case let control where control.value < 0x20 || (0x7F...0x9F).contains(control.value)
+                || control.value == 0x2028 || control.value == 0x2029:
                 let hex = String(control.value, radix: 16)
                 output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: output.unicodeScalars.append(scalar)

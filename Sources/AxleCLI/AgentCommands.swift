@@ -371,9 +371,9 @@ extension Result {
 /// The agent's reports as text for people.
 enum AgentText {
     static func status(_ report: StatusReport, nowMillis: Int64) -> String {
-        var out = "axled \(report.version) (pid \(report.pid)), up \(duration(report.uptimeSeconds))\n"
-        out += "profile     \(report.profile) (firmware \(report.firmware)), vehicle \(report.vehicleID)\n"
-        out += "data        \(report.dataDirectory)\n"
+        var out = "axled \(shown(report.version)) (pid \(report.pid)), up \(duration(report.uptimeSeconds))\n"
+        out += "profile     \(shown(report.profile)) (firmware \(shown(report.firmware))), vehicle \(shown(report.vehicleID))\n"
+        out += "data        \(shown(report.dataDirectory))\n"
 
         out += "\n"
         if report.buses.isEmpty {
@@ -391,10 +391,10 @@ enum AgentText {
         }
 
         let uplink = report.uplink
-        out += "\nuplink      " + (uplink.state == .connected ? "connected to \(uplink.broker)" : "\(uplink.state) (\(uplink.broker))")
+        out += "\nuplink      " + (uplink.state == .connected ? "connected to \(shown(uplink.broker))" : "\(shown(uplink.state.description)) (\(shown(uplink.broker)))")
         if let since = uplink.sinceMillis { out += " since \(time(since))" }
         out += "; \(uplink.published) published, \(uplink.acknowledged) acknowledged, \(uplink.inFlight) in flight\n"
-        if let lastError = uplink.lastError { out += "            last error: \(lastError)\n" }
+        if let lastError = uplink.lastError { out += "            last error: \(shown(lastError))\n" }
         let collection = report.collection
         out += "collection  \(collection.rulesEnabled) of \(collection.rulesTotal) rules enabled, "
             + "\(collection.eventsTriggered) event\(collection.eventsTriggered == 1 ? "" : "s") triggered\n"
@@ -410,6 +410,12 @@ enum AgentText {
             out += formatTable(rows)
         }
         return out
+    }
+
+    /// Text from the agent (names, paths, messages, some from outside the vehicle) with control characters escaped,
+    /// for the lines that are not tables (`formatTable` escapes its cells).
+    static func shown(_ text: String) -> String {
+        UntrustedText.printable(text)
     }
 
     /// One line: path, size against the cap, records waiting, oldest, losses.
@@ -439,7 +445,7 @@ enum AgentText {
 
     static func outbox(_ report: OutboxReport) -> String {
         let percent = report.capBytes > 0 ? " (\(Int((Double(report.databaseBytes) * 100 / Double(report.capBytes)).rounded()))%)" : ""
-        var out = "path           \(report.path)\n"
+        var out = "path           \(shown(report.path))\n"
         out += "size           \(bytes(report.databaseBytes)) of \(bytes(report.capBytes))\(percent)\n"
         out += "waiting        \(report.totalRecords) record\(report.totalRecords == 1 ? "" : "s")"
         if let oldest = report.oldestAgeSeconds { out += ", oldest \(duration(oldest))" }

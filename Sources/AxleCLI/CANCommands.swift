@@ -263,7 +263,11 @@ struct BusStatusCommand: ParsableCommand {
 }
 
 /// Columns padded to their widest cell.
+/// Every cell is escaped (`UntrustedText.printable`): cells show names, ids and messages that may come from outside
+/// (an unsigned command's id, a file name), and a newline or escape sequence in one must not break the table or drive
+/// the terminal.
 func formatTable(_ rows: [[String]]) -> String {
+    let rows = rows.map { $0.map(UntrustedText.printable) }
     guard let columns = rows.first?.count else { return "" }
     let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in

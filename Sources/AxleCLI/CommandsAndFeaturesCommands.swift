@@ -126,19 +126,10 @@ extension AgentText {
         String(id.prefix(8))
     }
 
-    /// `text` with control and format characters (escape sequences, newlines, bidirectional overrides) written as
-    /// `\u{…}`: a rejected command's id and name come from whoever sent it, signed or not, and must not be able to
-    /// drive the technician's terminal or disguise what is shown.
+    /// `text` with control and format characters (escape sequences, newlines, bidirectional overrides) escaped: a
+    /// rejected command's id and name come from whoever sent it, signed or not, and must not be able to drive the
+    /// technician's terminal or disguise what is shown.
     static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
-                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        UntrustedText.printable(text)
     }
 }

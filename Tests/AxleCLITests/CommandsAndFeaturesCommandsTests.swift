@@ -132,9 +132,9 @@ struct CommandsAndFeaturesCommandsTests {
         #expect(!result.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" })
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 3, "the text's newline does not start a line of its own")
-        #expect(lines[1].contains(#"trunk.open\u{1B}[31m"#))
-        #expect(lines[1].contains(#"\u{1B}[2J\u{1B}"#), "the id is cut to 8 characters before escaping")
-        #expect(lines[2].hasSuffix(#"line one\u{A}line two \u{202E}txt.exe"#))
+        #expect(lines[1].contains(#"trunk.open\x1b[31m"#))
+        #expect(lines[1].contains(#"\x1b[2J\x1b"#), "the id is cut to 8 characters before escaping")
+        #expect(lines[2].hasSuffix(#"line one\nline two \u{202E}txt.exe"#))
         // --json keeps the values exactly: JSON escapes control characters itself.
         let json = try AxleProcess.run(["commands", "--json", "--socket", agent.path])
         #expect(!json.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" })
