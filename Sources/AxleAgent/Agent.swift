@@ -84,7 +84,8 @@ public enum Agent {
         let simulatorCommands = SimulatorCommandQueue()
         let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
         let client = try MQTTClient(configuration: mqtt)
-        let commands = try RemoteCommandService(configuration: configuration, topics: topics, client: client, wakeup: wakeup, log: log)
+        let commands = try RemoteCommandService(
+            configuration: configuration, topics: topics, client: client, wakeup: wakeup, events: events, log: log)
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
             housekeeping: { events.housekeeping() }, log: log.writer(.warning, "uplink"))

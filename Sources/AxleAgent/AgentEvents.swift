@@ -44,6 +44,32 @@ struct AgentEvents: Sendable {
         }
     }
 
+    /// The command journal (`commands.db`) was damaged at start and replaced: past commands are forgotten, commands
+    /// issued before `refusesIssuedBeforeMillis` are refused, and `lostFeatures` (comma-separated) must be sent again.
+    func commandJournalReplaced(movedTo: String, reason: String, lostFeatures: [String], refusesIssuedBeforeMillis: Int64) {
+        record(TelemetryEvent(
+            name: "commands.journal_replaced", timeMicros: wallClockMillis() * 1000, priority: "critical",
+            attributes: [
+                "moved_to": movedTo, "reason": reason, "lost_features": lostFeatures.joined(separator: ","),
+                "refuses_issued_before_ms": String(refusesIssuedBeforeMillis),
+            ]))
+    }
+
+    /// The command journal cannot be opened at all: every remote command is refused until it can.
+    func commandsDisabled(reason: String) {
+        record(TelemetryEvent(
+            name: "commands.disabled", timeMicros: wallClockMillis() * 1000, priority: "critical",
+            attributes: ["reason": reason]))
+    }
+
+    private func record(_ event: TelemetryEvent) {
+        do {
+            try outbox.append([draft(for: event)], durability: .full)
+        } catch {
+            log("cannot record the event \(event.name): \(error)")
+        }
+    }
+
     /// A collection event (engine overheat, crash, …), stored with its rule's class: critical ones with a full sync.
     /// Returns the record's sequence number, nil when the outbox refused it (logged).
     func triggered(_ event: TelemetryEvent, priority: EventPriority) -> UInt64? {

@@ -1,11 +1,19 @@
+import AxleBase
 import CSQLite
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failure of the command journal or the entitlement store; `description` names the file, the step and what to do.
 public struct CommandJournalError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    /// The file is damaged (SQLite reported corruption, or it is not a database): replacing it is the remedy.
+    public var isDamage: Bool
 
-    public init(_ description: String) {
+    public init(_ description: String, isDamage: Bool = false) {
         self.description = description
+        self.isDamage = isDamage
     }
 }
 
@@ -153,15 +161,79 @@ final class CommandDatabase {
     private func failure(_ status: Int32, doing step: String) -> CommandJournalError {
         let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
         var advice = "check the disk and the file's permissions"
+        let isDamage = [SQLITE_CORRUPT, SQLITE_NOTADB].contains(status & 0xFF)
         switch status & 0xFF {
         case SQLITE_BUSY, SQLITE_LOCKED: advice = "another process holds the database; is a second agent running?"
         case SQLITE_FULL: advice = "the disk is full; free some space"
         case SQLITE_CORRUPT, SQLITE_NOTADB:
-            advice = "the file is damaged; move it away (the agent then starts a new journal, forgetting past commands)"
+            // Found at run time (a lookup hit a damaged page): the marker makes the next open replace the file even
+            // where `quick_check` would miss the damage.
+            Self.markDamaged(path, "\(step) failed: \(message)")
+            advice = "the file is damaged; the agent moves it aside and starts a new journal at its next start"
         case SQLITE_READONLY: advice = "the file is read-only; the agent needs to write it"
         default: break
         }
-        return CommandJournalError("\(path): \(step) failed: \(message) (SQLite code \(status)); \(advice)")
+        return CommandJournalError(
+            "\(path): \(step) failed: \(message) (SQLite code \(status)); \(advice)", isDamage: isDamage)
+    }
+}
+
+// Damage: the marker a run-time corruption leaves, moving a damaged file aside, reading what it still shows.
+extension CommandDatabase {
+    /// The file whose presence says "replace the database at the next open"; it holds what failed.
+    static func damageMarkerPath(_ path: String) -> String { path + ".damaged" }
+
+    static func markDamaged(_ path: String, _ reason: String) {
+        guard path != ":memory:" else { return }
+        let file = fopen(damageMarkerPath(path), "w")
+        guard let file else { return }
+        fputs(reason + "\n", file)
+        fflush(file)
+        fsync(fileno(file))
+        fclose(file)
+    }
+
+    /// What the marker holds, nil when there is none.
+    static func damageMarker(_ path: String) -> String? {
+        guard let bytes = try? FileInput.readAll(path: damageMarkerPath(path)) else { return nil }
+        let text = String(decoding: bytes.prefix(500), as: UTF8.self).filter { $0 != "\n" }
+        return text.isEmpty ? "marked damaged at run time" : text
+    }
+
+    /// Renames the damaged file (and its WAL) to `<path>.damaged-<unix seconds>[-n]` and removes the marker and the
+    /// shared-memory file; returns the new name. Kept, not deleted: it is evidence, and may still be read by hand.
+    static func moveAside(_ path: String, nowMillis: Int64) throws(CommandJournalError) -> String {
+        var target = "\(path).damaged-\(nowMillis / 1000)"
+        var attempt = 1
+        while access(target, F_OK) == 0 {
+            attempt += 1
+            target = "\(path).damaged-\(nowMillis / 1000)-\(attempt)"
+        }
+        guard rename(path, target) == 0 || errno == ENOENT else {
+            let reason = String(cString: strerror(errno))
+            throw CommandJournalError(
+                "\(path): the damaged commands database cannot be moved aside: \(reason); move or delete it by hand")
+        }
+        _ = rename(path + "-wal", target + "-wal")
+        _ = unlink(path + "-shm")
+        _ = unlink(damageMarkerPath(path))
+        return target
+    }
+
+    /// The features a damaged copy still lists as pending or active, read best effort (nothing when unreadable).
+    static func features(inDamagedCopy path: String) -> [String] {
+        var handle: OpaquePointer?
+        defer { sqlite3_close_v2(handle) }
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let handle else { return [] }
+        var statement: OpaquePointer?
+        let sql = "SELECT feature FROM entitlements WHERE state IN ('pending', 'active') ORDER BY feature"
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { return [] }
+        defer { sqlite3_finalize(statement) }
+        var features: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW, features.count < 100 {
+            if let text = sqlite3_column_text(statement, 0) { features.append(String(cString: text)) }
+        }
+        return features
     }
 }
 
@@ -193,6 +265,10 @@ extension CommandDatabase {
             try execute(
                 "CREATE INDEX IF NOT EXISTS commands_received ON commands (received_ms)",
                 doing: "creating the commands index")
+            // refuse_issued_before_ms: set when a damaged journal was replaced (CommandJournal.init).
+            try execute(
+                "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+                doing: "creating the journal_meta table")
         }
     }
 }

@@ -55,12 +55,88 @@ public final class CommandJournal: Sendable {
     private static let columns =
         "id, key_id, counter, name, status, reason, text, received_ms, updated_ms, response_topic, correlation"
 
+    /// What opening found.
+    public enum OpenReport: Sendable, Equatable {
+        case opened
+        /// The file was damaged: it was moved to `movedTo` and a new journal started. `lostFeatures`: the
+        /// entitlements the damaged copy still listed as pending or active (they are gone from the new journal).
+        case replacedDamaged(movedTo: String, reason: String, lostFeatures: [String], refusesIssuedBeforeMillis: Int64)
+    }
+
+    public let openReport: OpenReport
+    /// Set once a damaged journal was replaced: commands issued before this are refused as possible replays.
+    public let refusesIssuedBeforeMillis: Int64?
+    /// Why commands are refused altogether (the journal could not be opened at all), nil normally.
+    public let disabledReason: String?
+
     /// Opens (or creates) the journal at `path` and marks what a previous run left unfinished as INTERRUPTED.
-    public init(path: String) throws(CommandJournalError) {
-        let database = try CommandDatabase(path: path)
-        try database.createSchema()
+    ///
+    /// A damaged file (`quick_check` fails, SQLite reports corruption or "not a database", or a run-time corruption
+    /// left its marker) is moved aside and a new journal started (docs/commands.md "Journal"). The commands it held
+    /// are forgotten, so replay protection rests on time from then on: a command issued before the replacement
+    /// plus `clockSkewMillis` (the verifier's allowance for a backend clock ahead of the vehicle's) may have run
+    /// already and is refused as a replay. Time, not salvaged counters: counters read from a damaged file may be
+    /// missing exactly the rows that matter, while every command the old journal could hold was issued before that
+    /// moment, and the verifier already refuses anything issued more than the skew in the future.
+    public init(path: String, clockSkewMillis: Int64 = VerificationLimits().clockSkewMillis) throws(CommandJournalError) {
         let now = wallClockMillis()
-        interruptedAtOpen = try database.transaction(doing: "marking unfinished commands interrupted") {
+        let database: CommandDatabase
+        let interrupted: [JournalEntry]
+        do throws(CommandJournalError) {
+            if let marker = CommandDatabase.damageMarker(path) {
+                throw CommandJournalError("\(path): \(marker)", isDamage: true)
+            }
+            (database, interrupted) = try Self.openChecked(path: path, now: now)
+            openReport = .opened
+        } catch {
+            guard error.isDamage else { throw error }
+            let movedTo = try CommandDatabase.moveAside(path, nowMillis: now)
+            let lostFeatures = CommandDatabase.features(inDamagedCopy: movedTo)
+            do {
+                (database, interrupted) = try Self.openChecked(path: path, now: now)
+            } catch {
+                throw CommandJournalError(
+                    "\(path): the damaged journal was moved to \(movedTo), but a new one fails too: \(error); check the storage device")
+            }
+            let cutoff = now + clockSkewMillis
+            try database.execute(
+                "INSERT OR REPLACE INTO journal_meta (key, value) VALUES ('refuse_issued_before_ms', ?)", [.integer(cutoff)],
+                doing: "recording the replacement")
+            openReport = .replacedDamaged(
+                movedTo: movedTo, reason: error.description, lostFeatures: lostFeatures, refusesIssuedBeforeMillis: cutoff)
+        }
+        refusesIssuedBeforeMillis = try database.execute(
+            "SELECT value FROM journal_meta WHERE key = 'refuse_issued_before_ms'", doing: "reading the replacement time"
+        ).first?.first?.integer
+        interruptedAtOpen = interrupted
+        disabledReason = nil
+        self.path = path
+        self.database = Mutex(database)
+    }
+
+    /// A journal that refuses every command with `reason` (the real one cannot be opened, not even fresh): the agent
+    /// goes on collecting telemetry, and each command gets a FAILED answer saying why. In memory: nothing to damage.
+    public init(disabledBecause reason: String) throws(CommandJournalError) {
+        let database = try CommandDatabase(path: ":memory:")
+        try database.createSchema()
+        path = ":memory:"
+        openReport = .opened
+        refusesIssuedBeforeMillis = nil
+        interruptedAtOpen = []
+        disabledReason = reason
+        self.database = Mutex(database)
+    }
+
+    /// Opens `path`, checks it (`PRAGMA quick_check`), creates the tables and marks unfinished commands interrupted.
+    private static func openChecked(path: String, now: Int64) throws(CommandJournalError) -> (CommandDatabase, [JournalEntry]) {
+        let database = try CommandDatabase(path: path)
+        let check = try database.execute("PRAGMA quick_check", doing: "checking the file").compactMap { $0.first?.text }
+        guard check == ["ok"] else {
+            throw CommandJournalError(
+                "\(path): quick_check: \(check.prefix(3).joined(separator: "; "))", isDamage: true)
+        }
+        try database.createSchema()
+        let interrupted = try database.transaction(doing: "marking unfinished commands interrupted") {
             () throws(CommandJournalError) -> [JournalEntry] in
             let rows = try database.execute(
                 "SELECT \(Self.columns) FROM commands WHERE status IN ('ACCEPTED', 'IN_PROGRESS') ORDER BY received_ms, id",
@@ -86,13 +162,22 @@ public final class CommandJournal: Sendable {
             }
             return entries
         }
-        self.path = path
-        self.database = Mutex(database)
+        return (database, interrupted)
     }
 
     /// Journals `command` as ACCEPTED in one transaction, unless it is a replay. Durable when this returns.
     public func claim(_ command: VerifiedCommand, reply: ReplyAddress) throws(CommandJournalError) -> Claim {
         let request = command.request
+        if let disabledReason {
+            throw CommandJournalError("remote commands are disabled: \(disabledReason)")
+        }
+        if let cutoff = refusesIssuedBeforeMillis, request.issuedAtMillis < cutoff {
+            return .replay(JournalEntry(
+                id: request.id, name: request.name, keyID: command.keyID, counter: request.counter, status: .rejected,
+                reason: .replay,
+                text: "issued before the vehicle's command journal was replaced (damaged); it may have run already",
+                receivedAtMillis: command.receivedAtMillis, updatedAtMillis: command.receivedAtMillis))
+        }
         return try database.withLock { database throws(CommandJournalError) -> Claim in
             try database.transaction(doing: "claiming command \(request.id)") { () throws(CommandJournalError) -> Claim in
                 let counter = SQLValue.integer(Int64(bitPattern: request.counter))

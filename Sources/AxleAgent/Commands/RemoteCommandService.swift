@@ -6,7 +6,9 @@ import RemoteCommands
 /// The remote-command side of the agent, built at start: the trust store from the configured key files, the
 /// verifier with the profile's commands, the journal and entitlements (`commands.db` in the data directory), and the
 /// intake that subscribes to `…/cmd/req`. A key file that cannot be read stops the agent at start, with the file and
-/// why — never a silent agent that rejects every command.
+/// why — never a silent agent that rejects every command. The journal never stops the agent: a damaged one is
+/// replaced (reported on `…/events`), and one that cannot be opened at all disables commands, logged as an error
+/// and reported, while telemetry goes on.
 struct RemoteCommandService: Sendable {
     let intake: CommandIntake
     let inbox: CommandInbox
@@ -15,7 +17,10 @@ struct RemoteCommandService: Sendable {
     let responder: CommandResponder
     let databasePath: String
 
-    init(configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, wakeup: PipelineWakeup, log: AgentLog) throws {
+    init(
+        configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, wakeup: PipelineWakeup,
+        events: AgentEvents, log: AgentLog
+    ) throws {
         var keys: [CommandPublicKey] = []
         for path in configuration.commands.trustKeyFiles {
             do {
@@ -32,10 +37,21 @@ struct RemoteCommandService: Sendable {
             catalog: Self.catalog(of: configuration.profile), limits: limits)
         databasePath = configuration.dataDirectory + "/commands.db"
         do {
-            journal = try CommandJournal(path: databasePath)
+            let opened = try CommandJournal(path: databasePath, clockSkewMillis: limits.clockSkewMillis)
             entitlements = try EntitlementStore(path: databasePath)
+            journal = opened
         } catch {
-            throw AgentConfigurationError("cannot open the command journal \(databasePath): \(error)")
+            let reason = "cannot open the command journal \(databasePath): \(error)"
+            log(.error, "commands", "\(reason); remote commands are disabled, telemetry goes on")
+            events.commandsDisabled(reason: reason)
+            journal = try CommandJournal(disabledBecause: reason)
+            entitlements = try EntitlementStore(path: ":memory:")
+        }
+        if case .replacedDamaged(let movedTo, let reason, let lostFeatures, let cutoff) = journal.openReport {
+            let lost = lostFeatures.isEmpty ? "" : "; entitlements lost, to be sent again: \(lostFeatures.joined(separator: ", "))"
+            log(.warning, "commands", "the command journal was damaged (\(reason)); it was moved to \(movedTo) and a new one started; commands issued before \(cutoff) ms are refused as possible replays\(lost)")
+            events.commandJournalReplaced(
+                movedTo: movedTo, reason: reason, lostFeatures: lostFeatures, refusesIssuedBeforeMillis: cutoff)
         }
         responder = CommandResponder(client: client, topics: topics)
         inbox = CommandInbox(wakeup: wakeup)
