@@ -78,3 +78,254 @@ public final class TextOutput {
 public func isTerminal(_ fd: Int32) -> Bool {
     isatty(fd) == 1
 }
+
+/// Buffered output for loops that print a line per frame, millions of times (`axle dbc decode`).
+///
+/// `TextOutput` is a class: every append there is a dynamic exclusivity check on its buffer (a thread-local lookup
+/// in the Swift runtime) and most callers hand it a freshly built `String`. Profiling `axle dbc decode` showed those
+/// two costs dominating the whole command. `OutputBuffer` is a noncopyable struct that the caller keeps in a local
+/// variable and passes `inout`, so exclusivity is checked by the compiler, and it formats numbers straight into its
+/// bytes. Everything appended is written out when the buffer is full, when `flush()` is called, and when it is
+/// dropped; write errors such as a closed pipe end the output silently, like `TextOutput`.
+public struct OutputBuffer: ~Copyable {
+    @usableFromInline let fileDescriptor: Int32
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    @usableFromInline var count = 0
+
+    /// The most bytes a single number append needs: 20 digits and a sign for integers, at most 24 characters for
+    /// a `Double` (`-2.2250738585072014e-308`).
+    @usableFromInline static let numberRoom = 32
+
+    public init(fileDescriptor: Int32 = 1, capacity: Int = 1 << 16) {
+        self.fileDescriptor = fileDescriptor
+        self.capacity = max(capacity, 4 * Self.numberRoom)
+        self.storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        Self.writeAll(fileDescriptor, storage, count)
+        storage.deallocate()
+    }
+
+    /// Writes out everything buffered.
+    public mutating func flush() {
+        Self.writeAll(fileDescriptor, storage, count)
+        count = 0
+    }
+
+    /// The bytes buffered and not yet written out.
+    public var pending: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage, count: count) }
+
+    /// Space for `byteCount` more bytes (at most `capacity`), flushing first when the buffer is too full.
+    @inlinable @inline(__always)
+    mutating func room(_ byteCount: Int) -> UnsafeMutablePointer<UInt8> {
+        if count + byteCount > capacity { flush() }
+        return storage + count
+    }
+
+    @inlinable
+    public mutating func append(_ byte: UInt8) {
+        room(1).pointee = byte
+        count += 1
+    }
+
+    @inlinable
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let byteCount = bytes.count
+        guard byteCount <= capacity else {
+            flush()
+            Self.writeAll(fileDescriptor, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), byteCount)
+            return
+        }
+        guard byteCount > 0 else { return }
+        let source = bytes.baseAddress!
+        let target = UnsafeMutableRawPointer(room(byteCount))
+        // Most pieces are short (a name, `", \"raw\": "`): two overlapping 8-byte moves copy 8 to 16 bytes, and a
+        // byte loop fewer than 8, which is cheaper than calling memmove for each piece.
+        if byteCount <= 16 {
+            if byteCount >= 8 {
+                target.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                (target + byteCount - 8).storeBytes(
+                    of: (source + byteCount - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            } else {
+                for index in 0..<byteCount {
+                    target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
+                }
+            }
+        } else {
+            target.copyMemory(from: source, byteCount: byteCount)
+        }
+        count += byteCount
+    }
+
+    @inlinable
+    public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        append(UnsafeRawBufferPointer(bytes))
+    }
+
+    /// A literal such as `", \"raw\": "`: its UTF-8 bytes are in the binary, so nothing is built or counted.
+    @inlinable
+    public mutating func append(_ text: StaticString) {
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    public mutating func append(contentsOf text: String) {
+        var text = text
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inlinable
+    public mutating func appendSpaces(_ spaces: Int) {
+        guard spaces > 0 else { return }
+        if spaces > capacity {
+            for _ in 0..<spaces { append(UInt8(ascii: " ")) }
+            return
+        }
+        room(spaces).initialize(repeating: UInt8(ascii: " "), count: spaces)
+        count += spaces
+    }
+
+    /// `value` in decimal, written with a digit loop: `String(value)` goes through the generic radix conversion and
+    /// allocates, which cost more than decoding the frame.
+    /// (`minimumDigits`, at most 20, pads with leading zeros: a timestamp's fraction.)
+    @inlinable
+    public mutating func appendDecimal(_ value: UInt64, minimumDigits: Int = 1) {
+        let digits = max(Self.decimalDigitCount(value), min(minimumDigits, 20))
+        let out = room(digits)
+        var position = digits
+        var rest = value
+        while position > 0 {
+            position -= 1
+            out[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        }
+        count += digits
+    }
+
+    /// The number of decimal digits of `value` (1 for 0), by comparisons rather than divisions.
+    @inlinable
+    static func decimalDigitCount(_ value: UInt64) -> Int {
+        var digits = 1
+        var threshold: UInt64 = 10
+        while value >= threshold {
+            digits += 1
+            if digits == 20 { break }
+            threshold &*= 10
+        }
+        return digits
+    }
+
+    @inlinable
+    public mutating func appendDecimal(_ value: Int64) {
+        if value < 0 {
+            append(UInt8(ascii: "-"))
+            appendDecimal(value.magnitude)
+        } else {
+            appendDecimal(UInt64(value))
+        }
+    }
+
+    @inlinable
+    public mutating func appendDecimal(_ value: Int) {
+        appendDecimal(Int64(value))
+    }
+
+    public mutating func appendDecimal(_ value: Int128) {
+        if let small = Int64(exactly: value) {
+            appendDecimal(small)
+        } else {
+            append(contentsOf: value.description)
+        }
+    }
+
+    /// `value` in uppercase hex, `digits` digits wide (leading zeros kept), as candump writes ids.
+    @inlinable
+    public mutating func appendHex(_ value: UInt32, digits: Int) {
+        precondition(digits > 0 && digits <= 8)
+        let out = room(digits)
+        var rest = value
+        for position in stride(from: digits - 1, through: 0, by: -1) {
+            let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
+            out[position] = nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "A") &+ (nibble &- 10)
+            rest >>= 4
+        }
+        count += digits
+    }
+
+    /// Exactly the text of `value.description` (the shortest form that reads back as the same double, such as
+    /// `0.30000000000000004`, `-225.0` or `1e-05`), without building a `String`: the standard library formats a
+    /// double for a `TextOutputStream` by handing it ASCII bytes, which `DigitSink` copies into the buffer.
+    public mutating func appendDouble(_ value: Double) {
+        var sink = DigitSink(start: room(Self.numberRoom), limit: Self.numberRoom)
+        value.write(to: &sink)
+        count += sink.written
+    }
+
+    /// Receives the digits of one number; `_writeASCII` is how the standard library hands them over,
+    /// `write(_:)` is the general path any other text would take.
+    private struct DigitSink: TextOutputStream {
+        let start: UnsafeMutablePointer<UInt8>
+        let limit: Int
+        var written = 0
+
+        init(start: UnsafeMutablePointer<UInt8>, limit: Int) {
+            self.start = start
+            self.limit = limit
+        }
+
+        mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+            precondition(written + buffer.count <= limit, "a number longer than \(limit) characters")
+            (start + written).update(from: buffer.baseAddress!, count: buffer.count)
+            written += buffer.count
+        }
+
+        mutating func write(_ string: String) {
+            for byte in string.utf8 {
+                precondition(written < limit, "a number longer than \(limit) characters")
+                start[written] = byte
+                written += 1
+            }
+        }
+    }
+
+    /// Appends `text` as a JSON string literal, quotes included (the escaping of `TextOutput.writeJSONString`).
+    public mutating func appendJSONString(_ text: String) {
+        let literal = jsonStringLiteral(text)
+        literal.withUnsafeBytes { append($0) }
+    }
+
+    @usableFromInline
+    static func writeAll(_ fileDescriptor: Int32, _ bytes: UnsafePointer<UInt8>, _ byteCount: Int) {
+        var offset = 0
+        while offset < byteCount {
+            let written = Glibc.write(fileDescriptor, bytes + offset, byteCount - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}
+
+/// The UTF-8 bytes of `text` as a JSON string literal, quotes included: `"`, `\` and control characters escaped,
+/// everything else as it is.
+public func jsonStringLiteral(_ text: String) -> [UInt8] {
+    var bytes: [UInt8] = [UInt8(ascii: "\"")]
+    bytes.reserveCapacity(text.utf8.count + 2)
+    let hex = Array("0123456789abcdef".utf8)
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): bytes += [0x5C, 0x22]
+        case UInt8(ascii: "\\"): bytes += [0x5C, 0x5C]
+        case 0x0A: bytes += [0x5C, UInt8(ascii: "n")]
+        case 0x0D: bytes += [0x5C, UInt8(ascii: "r")]
+        case 0x09: bytes += [0x5C, UInt8(ascii: "t")]
+        case 0..<0x20: bytes += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+        default: bytes.append(byte)
+        }
+    }
+    bytes.append(UInt8(ascii: "\""))
+    return bytes
+}

@@ -50,7 +50,8 @@ public enum CandumpFormat {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func appendFrameText(_ frame: CANFrame, to bytes: inout [UInt8]) {
+    /// Appends the `ID#DATA` part alone.
+    public static func appendFrameText(_ frame: CANFrame, to bytes: inout [UInt8]) {
         appendID(frame, to: &bytes)
         bytes.append(UInt8(ascii: "#"))
         if frame.kind == .remote {
