@@ -30,7 +30,7 @@ import decode_telemetry  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 
 VEHICLE = "demo-car"
-SHOWN = ["Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Powertrain.CombustionEngine.ECT",
+SHOWN = ["Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature",
          "Vehicle.CurrentLocation.Latitude", "Vehicle.CurrentLocation.Longitude"]
 
 

@@ -280,6 +280,9 @@ private struct ProfileBuilder {
                     reader.error("'unit' in [signals.\"\(leaf.name)\"] must be a string, found \(unitValue.foundDescription)", line: unitValue.line)
                 }
             }
+            if ProfileLoader.isVSSName(leaf.name) {
+                checkAgainstVSS(leaf.name, unit: unit, reader: reader, line: leaf.line)
+            }
             guard let source, let bus else { continue }
             guard let (message, signal) = findSignal(source, on: bus, reader: reader, key: "source", what: "\"\(leaf.name)\"") else { continue }
             if unitValue == nil, !signal.unit.isEmpty {
@@ -303,6 +306,40 @@ private struct ProfileBuilder {
                 name: leaf.name, bus: bus.name, message: message.name, signal: signal.name, unit: unit ?? "",
                 staleAfterSeconds: staleAfter.flatMap { $0 > 0 ? $0 : nil } ?? Self.defaultStaleAfter(signal, in: message),
                 line: leaf.line))
+        }
+    }
+
+    /// Warns when a catalog name outside `Vehicle.Private` is not a VSS signal, is deprecated, or has another unit
+    /// than the specification gives it: a backend that reads VSS names expects the standard meaning and unit.
+    private func checkAgainstVSS(_ name: String, unit: String?, reader: TOMLTableReader, line: Int) {
+        if VSSSpecification.isPrivate(name) { return }
+        let release = "VSS \(VSSSpecification.version)"
+        guard let entry = VSSSpecification.entry(named: name) else {
+            // Only names of about the same length can be near misses; this keeps the hint cheap over ~1,000 names.
+            let candidates = VSSSpecification.signalNames.filter { abs($0.count - name.count) <= 2 }
+            let hint = TOMLTableReader.nearest(to: name, in: candidates).map { "did you mean '\($0)'? " } ?? ""
+            reader.warning(
+                "'\(name)' is not a \(release) signal; \(hint)a name of your own goes under \(VSSSpecification.privateBranch), such as \(VSSSpecification.privateBranch).\(name.split(separator: ".").last ?? "")",
+                line: line)
+            return
+        }
+        if entry.kind == .branch {
+            reader.warning("'\(name)' is a \(release) branch, not a signal; name one of its signals", line: line)
+            return
+        }
+        if let deprecation = entry.deprecation {
+            let advice = entry.replacement.map { "; use '\($0)'" } ?? ""
+            reader.warning("'\(name)' is deprecated in \(release) (\"\(deprecation)\")\(advice)", line: line)
+        }
+        guard let unit, !unit.isEmpty else { return }
+        if entry.unit.isEmpty {
+            reader.warning(
+                "\(release) gives \"\(name)\" no unit, but the profile says \"\(unit)\"; leave 'unit' out",
+                line: reader.line(of: "unit"))
+        } else if !Self.unitsAgree(entry.unit, unit) {
+            reader.warning(
+                "the unit \"\(unit)\" of \"\(name)\" differs from \(release)'s \"\(entry.unit)\"; a consumer of VSS names expects \(entry.unit) (Axle does not convert units: scale the DBC signal or use a name under \(VSSSpecification.privateBranch))",
+                line: reader.line(of: "unit"))
         }
     }
 

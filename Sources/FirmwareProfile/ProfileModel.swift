@@ -67,7 +67,7 @@ public struct LogicalBus: Sendable {
 
 /// One entry of the signal catalog: a DBC signal published under a VSS name with a unit.
 public struct CatalogSignal: Sendable, Equatable {
-    /// The COVESA VSS name, e.g. `Vehicle.Speed`, `Vehicle.Powertrain.CombustionEngine.ECT`.
+    /// The COVESA VSS name, e.g. `Vehicle.Speed`, `Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature`.
     public var name: String
     public var bus: String
     public var message: String

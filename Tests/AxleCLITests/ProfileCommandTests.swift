@@ -33,7 +33,7 @@ struct ProfileCommandTests {
         let directory = try brokenSedan { text in
             replacing(
                 replacing(text, "platform = \"Demo Sedan PHEV\"", "platform = \"Demo Sedan PHEV\"\nvendor = \"Axle\""),
-                "when = \"Vehicle.Powertrain.CombustionEngine.ECT > 110", "when = \"Vehicle.Powertrain.CombustionEngine.ECT = 110")
+                "when = \"Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature > 110", "when = \"Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature = 110")
         }
         defer { removeTree(parent(directory)) }
         let result = try AxleProcess.run(["profile", "validate", directory])
@@ -42,8 +42,34 @@ struct ProfileCommandTests {
         #expect(lines.count == 3, "\(result.stdout)")
         #expect(lines.first == "\(directory)/profile.toml:11: error: unknown key 'vendor' in [profile]; known keys: name, platform, firmware")
         #expect(lines.dropFirst().first?.hasPrefix("\(directory)/profile.toml:") == true)
-        #expect(lines.dropFirst().first?.hasSuffix(": error: in 'when' at character 41: expected a comparison operator after 'Vehicle.Powertrain.CombustionEngine.ECT', found '=' (did you mean '=='?)") == true)
+        #expect(lines.dropFirst().first?.hasSuffix(": error: in 'when' at character 63: expected a comparison operator after 'Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature', found '=' (did you mean '=='?)") == true)
         #expect(lines.last == "2 errors: the profile in \(directory) cannot be used until the errors are fixed")
+    }
+
+    @Test("validate warns on a name VSS 5.0 does not have, a deprecated name and a unit other than VSS's, and exits 0")
+    func vssWarnings() throws {
+        let directory = try brokenSedan { text in
+            replacing(
+                replacing(text, "[signals]\n", """
+                    [signals]
+                    "Vehicle.Powertrain.CombustionEngine.Counter" = { source = "EngineStatus.EngineCounter" }
+                    "Vehicle.OBD.Status.DTCCount" = { source = "EngineStatus.EngineChecksum" }
+
+                    """),
+                #""Vehicle.TraveledDistance" = { source = "VehicleMotion.Odometer", unit = "km" }"#,
+                #""Vehicle.TraveledDistance" = { source = "VehicleMotion.Odometer", unit = "mi" }"#)
+        }
+        defer { removeTree(parent(directory)) }
+        let result = try AxleProcess.run(["profile", "validate", directory])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "demo-sedan 1.0.0: valid — 1 bus, 30 signals, 9 rules, 5 events, 7 commands (4 warnings)", "\(result.stdout)")
+        #expect(lines.dropFirst() == [
+            "\(directory)/profile.toml:17: warning: 'Vehicle.Powertrain.CombustionEngine.Counter' is not a VSS 5.0 signal; a name of your own goes under Vehicle.Private, such as Vehicle.Private.Counter",
+            "\(directory)/profile.toml:18: warning: 'Vehicle.OBD.Status.DTCCount' is deprecated in VSS 5.0 (\"v5.0 replaced with Vehicle.Diagnostics.DTCCount\"); use 'Vehicle.Diagnostics.DTCCount'",
+            "\(directory)/profile.toml:22: warning: the unit \"mi\" of \"Vehicle.TraveledDistance\" differs from VSS 5.0's \"km\"; a consumer of VSS names expects km (Axle does not convert units: scale the DBC signal or use a name under Vehicle.Private)",
+            "\(directory)/profile.toml:22: warning: the unit \"mi\" of \"Vehicle.TraveledDistance\" differs from the DBC's \"km\" for VehicleMotion.Odometer; Axle does not convert units, so values stay in km",
+        ], "\(result.stdout)")
     }
 
     @Test("validate --json gives valid, the profile and every problem")

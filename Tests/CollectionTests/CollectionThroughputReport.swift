@@ -18,7 +18,7 @@ struct CollectionThroughputReport {
     /// The demo sedan's catalog, rules and events as a profile would write them.
     static func demoProfile() -> FirmwareProfile {
         let names = [
-            "Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Powertrain.CombustionEngine.ECT",
+            "Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature",
             "Vehicle.Powertrain.FuelSystem.Pressure", "Vehicle.OBD.ThrottlePosition", "Vehicle.Powertrain.Transmission.CurrentGear",
             "Vehicle.TraveledDistance", "Vehicle.Acceleration.Longitudinal", "Vehicle.Powertrain.FuelSystem.Level",
             "Vehicle.LowVoltageBattery.CurrentVoltage", "Vehicle.LowVoltageSystemState", "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current",

@@ -54,7 +54,7 @@ let fixtureHead = """
     [signals]
     "Vehicle.Speed" = { source = "Motion.Speed", unit = "km/h" }
     "Vehicle.Powertrain.Transmission.CurrentGear" = { source = "Motion.Gear" }
-    "Vehicle.Powertrain.CombustionEngine.ECT" = { source = "Motion.Temp", unit = "celsius" }
+    "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature" = { source = "Motion.Temp", unit = "celsius" }
     "Vehicle.CurrentLocation.Latitude" = { source = "Position.Lat", unit = "degrees" }
     "Vehicle.CurrentLocation.Longitude" = { source = "Position.Lon", unit = "degrees" }
 

@@ -123,28 +123,28 @@ struct ProfileLoaderTests {
             [signals]
             "Vehicle.Speed" = { source = "Motion.Speed", unit = "km/h" }
             "vehicle.speed2" = { source = "Motion.Speed", unit = "km/h" }
-            "Vehicle.Foo" = { source = "Moton.Speed", unit = "km/h" }
-            "Vehicle.Bar" = { source = "Motion.Sped", unit = "km/h" }
-            "Vehicle.Baz" = { source = "Motion.Temp" }
-            "Vehicle.Qux" = { source = "Motion.Gear", unit = "" }
-            "Vehicle.Quux" = { source = "Motion.Speed", unit = "km/h", bus = "body" }
-            "Vehicle.Corge" = { source = "MotionSpeed", unit = "km/h" }
+            "Vehicle.Private.Foo" = { source = "Moton.Speed", unit = "km/h" }
+            "Vehicle.Private.Bar" = { source = "Motion.Sped", unit = "km/h" }
+            "Vehicle.Private.Baz" = { source = "Motion.Temp" }
+            "Vehicle.Private.Qux" = { source = "Motion.Gear", unit = "" }
+            "Vehicle.Private.Quux" = { source = "Motion.Speed", unit = "km/h", bus = "body" }
+            "Vehicle.Private.Corge" = { source = "MotionSpeed", unit = "km/h" }
             Vehicle.Speed = { source = "Motion.Speed", unit = "km/h" }
-            "Vehicle.Grault" = { source = "Motion.Temp", unit = "mph", stale-after = "0s" }
+            "Vehicle.Private.Grault" = { source = "Motion.Temp", unit = "mph", stale-after = "0s" }
             """)
         #expect(found == [
             "profile.toml:11: error: 'vehicle.speed2' is not a VSS name: it must be 'Vehicle' followed by '.UpperCamel' segments, such as Vehicle.Speed or Vehicle.Private.MyValue",
             "profile.toml:11: warning: \"vehicle.speed2\" reads the same DBC signal (Motion.Speed on bus 'can') as \"Vehicle.Speed\" (line 10)",
             "profile.toml:12: error: bus 'can' (test.dbc) has no message 'Moton'; did you mean 'Motion'?",
             "profile.toml:13: error: message Motion has no signal 'Sped'; did you mean 'Speed'?",
-            "profile.toml:14: error: catalog entry \"Vehicle.Baz\" needs a unit: the DBC gives \"degC\" for Motion.Temp; write the VSS unit, such as unit = \"celsius\"",
-            "profile.toml:15: error: 'unit' of \"Vehicle.Qux\" is empty; leave the key out for a signal without a unit (a state or a flag)",
-            "profile.toml:16: error: unknown bus 'body' in catalog entry \"Vehicle.Quux\"; the buses are can",
-            "profile.toml:17: error: 'source' of \"Vehicle.Corge\" must be \"Message.Signal\" from the DBC, found \"MotionSpeed\"",
+            "profile.toml:14: error: catalog entry \"Vehicle.Private.Baz\" needs a unit: the DBC gives \"degC\" for Motion.Temp; write the VSS unit, such as unit = \"celsius\"",
+            "profile.toml:15: error: 'unit' of \"Vehicle.Private.Qux\" is empty; leave the key out for a signal without a unit (a state or a flag)",
+            "profile.toml:16: error: unknown bus 'body' in catalog entry \"Vehicle.Private.Quux\"; the buses are can",
+            "profile.toml:17: error: 'source' of \"Vehicle.Private.Corge\" must be \"Message.Signal\" from the DBC, found \"MotionSpeed\"",
             "profile.toml:18: error: catalog name 'Vehicle.Speed' is defined twice: first at line 10",
-            "profile.toml:19: error: 'stale-after' of \"Vehicle.Grault\" must be longer than 0",
-            "profile.toml:19: warning: the unit \"mph\" of \"Vehicle.Grault\" differs from the DBC's \"degC\" for Motion.Temp; Axle does not convert units, so values stay in degC",
-            "profile.toml:19: warning: \"Vehicle.Grault\" reads the same DBC signal (Motion.Temp on bus 'can') as \"Vehicle.Baz\" (line 14)",
+            "profile.toml:19: error: 'stale-after' of \"Vehicle.Private.Grault\" must be longer than 0",
+            "profile.toml:19: warning: the unit \"mph\" of \"Vehicle.Private.Grault\" differs from the DBC's \"degC\" for Motion.Temp; Axle does not convert units, so values stay in degC",
+            "profile.toml:19: warning: \"Vehicle.Private.Grault\" reads the same DBC signal (Motion.Temp on bus 'can') as \"Vehicle.Private.Baz\" (line 14)",
         ])
     }
 
@@ -199,7 +199,7 @@ struct ProfileLoaderTests {
         let found = try problems(of: fixtureHead + """
             [[events]]
             name = "overheat"
-            when = "Vehicle.Powertrain.CombustionEngine.ECT > 110 hysteresis 5 for 10s"
+            when = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature > 110 hysteresis 5 for 10s"
             priority = "alert"
             capture = ["Vehicle.Speed", "Vehicle.Spede"]
             pre-trigger = "11min"
@@ -332,7 +332,7 @@ struct ProfileLoaderTests {
             set = { Request = "Go", Target = "$temperature" }
             counter = "Counter"
             precondition = "Vehicle.Powertrain.Transmission.CurrentGear == \\"P\\""
-            confirm = "Vehicle.Powertrain.CombustionEngine.ECT >= 20"
+            confirm = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature >= 20"
 
             [commands."climate.set".parameters]
             temperature = { min = 16, max = 28, default = 21, unit = "celsius" }
@@ -347,9 +347,9 @@ struct ProfileLoaderTests {
             parameters: [CommandParameter(name: "temperature", minimum: 16, maximum: 28, defaultValue: 21, unit: "celsius")],
             counterSignal: "Counter", repeats: 1, intervalSeconds: 0.01,
             precondition: .comparison(lhs: .signal("Vehicle.Powertrain.Transmission.CurrentGear"), op: .equal, rhs: .number(0), hysteresis: 0),
-            confirmation: .comparison(lhs: .signal("Vehicle.Powertrain.CombustionEngine.ECT"), op: .greaterOrEqual, rhs: .number(20), hysteresis: 0),
+            confirmation: .comparison(lhs: .signal("Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"), op: .greaterOrEqual, rhs: .number(20), hysteresis: 0),
             timeoutSeconds: 5, line: 15, preconditionText: "Vehicle.Powertrain.Transmission.CurrentGear == \"P\"",
-            confirmationText: "Vehicle.Powertrain.CombustionEngine.ECT >= 20"))
+            confirmationText: "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature >= 20"))
     }
 
     @Test("a feature switches on and off with $enabled; one without it is an error that says what to declare")
@@ -402,7 +402,7 @@ struct ProfileLoaderTests {
 
             [signals]
             Vehicle.Speed = { source = "Motion.Speed", unit = "km/h" }
-            Vehicle.Body.Temp = { source = "Motion.Temp", unit = "celsius" }
+            Vehicle.Private.Body.Temp = { source = "Motion.Temp", unit = "celsius" }
 
             [commands.request.go]
             message = "Command"
@@ -411,7 +411,7 @@ struct ProfileLoaderTests {
         defer { fixture.remove() }
         let report = fixture.validate()
         #expect(report.problems.isEmpty, "\(summary(report))")
-        #expect(report.profile?.catalog.map(\.name) == ["Vehicle.Speed", "Vehicle.Body.Temp"])
+        #expect(report.profile?.catalog.map(\.name) == ["Vehicle.Speed", "Vehicle.Private.Body.Temp"])
         #expect(report.profile?.commands.map(\.name) == ["request.go"])
     }
 
@@ -450,7 +450,7 @@ struct ProfileLoaderTests {
 
             [signals]
             "Vehicle.Speed" = { source = "Motion.Speed", unit = "km/h" }
-            "Vehicle.Other" = { source = "Big.S", bus = "fd" }
+            "Vehicle.Private.Other" = { source = "Big.S", bus = "fd" }
             """)
         defer { fixture.remove() }
         _ = try AxleProcess.writeFile(fixture.directory + "/fd.dbc", fdDBC)
@@ -474,7 +474,7 @@ struct ProfileLoaderTests {
 
             [signals]
             "Vehicle.Speed" = { source = "Motion.Speed", unit = "km/h" }
-            "Vehicle.Gear" = { source = "Motion.Gearbox" }
+            "Vehicle.Private.Gear" = { source = "Motion.Gearbox" }
 
             [[rules]]
             name = "speed"

@@ -22,7 +22,7 @@ struct RealProfileTests {
         #expect(profile.buses.map(\.name) == ["body"])
         #expect(profile.catalog.count == 28)
         #expect(profile.catalog.allSatisfy { ProfileLoader.isVSSName($0.name) })
-        let ect = try #require(profile.catalogSignal(named: "Vehicle.Powertrain.CombustionEngine.ECT"))
+        let ect = try #require(profile.catalogSignal(named: "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"))
         #expect(ect.message == "EngineStatus" && ect.signal == "CoolantTemp" && ect.unit == "celsius")
         #expect(ect.staleAfterSeconds == 0.06, "3 × the 20 ms cycle time")
         // The tyre pressures share one multiplexed frame between four wheels.
@@ -30,7 +30,7 @@ struct RealProfileTests {
 
         let overheat = try #require(profile.events.first { $0.name == "engine-overheat" })
         #expect(overheat.condition == .sustained(
-            .comparison(lhs: .signal("Vehicle.Powertrain.CombustionEngine.ECT"), op: .greater, rhs: .number(110), hysteresis: 5),
+            .comparison(lhs: .signal("Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"), op: .greater, rhs: .number(110), hysteresis: 5),
             seconds: 10))
         #expect(overheat.priority == .alert && overheat.preTriggerSeconds == 30 && overheat.postTriggerSeconds == 10)
         let crash = try #require(profile.events.first { $0.name == "crash" })
@@ -60,7 +60,7 @@ struct RealProfileTests {
         #expect(profile.buses.first?.database.declaresJ1939 == true)
         let sources = Dictionary(uniqueKeysWithValues: profile.catalog.map { ($0.name, "\($0.message).\($0.signal)") })
         #expect(sources["Vehicle.Powertrain.CombustionEngine.Speed"] == "EEC1.EngSpeed")
-        #expect(sources["Vehicle.Powertrain.CombustionEngine.ECT"] == "ET1.EngCoolantTemp")
+        #expect(sources["Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"] == "ET1.EngCoolantTemp")
         #expect(sources["Vehicle.Speed"] == "CCVS1.WheelBasedVehicleSpeed")
         #expect(sources["Vehicle.Private.Trailer.CargoTemperature"] == "DD.CargoAmbientTemp")
         let depots = try #require(profile.areas.first { $0.name == "depots" })

@@ -56,8 +56,8 @@ struct ProfileTests {
         #expect(trace.every("EEC1.EngSpeed", from: 20, to: 40) { $0 > 1000 && $0 < 1900 })
         #expect(trace.every("ETC2.TransCurrentGear", from: 20, to: 40) { $0 >= 6 && $0 <= 12 })
         #expect(trace.span("VP.Latitude") > 0.002)
-        #expect(trace.first("VDHR.TotalVehicleDistHighRes") > 482_000_000)
-        #expect(trace.span("VDHR.TotalVehicleDistHighRes") > 300)
+        #expect(trace.first("VDHR.TotalVehicleDistHighRes") > 482_000)
+        #expect(trace.span("VDHR.TotalVehicleDistHighRes") > 0.3)
         #expect(trace.every("VEP1.KeyswitchBatteryPotential", from: 1) { abs($0 - 27.6) < 0.1 })
         #expect(trace.last("ET1.EngCoolantTemp") > trace.first("ET1.EngCoolantTemp"))
     }
