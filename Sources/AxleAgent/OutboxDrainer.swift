@@ -5,7 +5,8 @@ import Outbox
 import Synchronization
 
 /// Publishes outbox records over MQTT, most important class first and in sequence order within a class, and deletes a
-/// record only when its PUBACK arrives (REFERENCE §5: the outbox stays the source of truth until then).
+/// record only when its PUBACK arrives: until then the outbox holds the only copy that survives a crash or a lost
+/// connection (docs/mqtt.md).
 ///
 /// It runs on its own thread (`run()`), since every step is a blocking SQLite call. MQTT events arrive on the
 /// library's network thread and are only queued here, so that the map from message id to sequence number is touched
@@ -135,8 +136,9 @@ public final class OutboxDrainer: Sendable {
             for (messageID, reasonCode) in acknowledgements {
                 guard let record = inFlight.removeValue(forKey: messageID) else { continue }
                 if reasonCode >= 0x80 {
-                    // MQTT 5: the broker refused this message (not authorised, quota, bad topic): it will never be
-                    // taken, so it leaves the outbox for the dead-letter table (REFERENCE §5).
+                    // MQTT 5: a reason code of 0x80 or more means the broker refused this message (not authorised,
+                    // quota, bad topic) and the exchange is over: it will never be taken, so sending it again cannot
+                    // help and it leaves the outbox for the dead-letter table (docs/mqtt.md, docs/outbox.md).
                     deadLetter(record.sequence, reason: "broker refused the message: reason code 0x\(String(reasonCode, radix: 16))")
                 } else {
                     pendingDeletes.append(record.sequence)
@@ -197,8 +199,9 @@ public final class OutboxDrainer: Sendable {
                 retain: false, properties: MQTTProperties())
             switch client.publish(message) {
             case .sent(let messageID), .notConnected(let messageID):
-                // "Not connected" still means queued in the library's memory, to be sent on reconnect (REFERENCE
-                // §5): it is in flight like the others, and the outbox keeps its copy.
+                // "Not connected": libmosquitto may keep the message in memory and send it after reconnecting, and
+                // an acknowledgement for this id may still come, so it counts as in flight like the others; that
+                // copy dies with the process, so the outbox keeps its own (docs/mqtt.md, "Connection").
                 inFlight[messageID] = InFlight(sequence: record.sequence, sentAt: now)
                 stats.withLock { $0.published += 1 }
                 sentClasses.insert(record.priority)
