@@ -19,8 +19,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
 extension JSONValue {
     /// Nesting deeper than this is refused: the parser is recursive, and a hostile document of a million `[` must
-    /// fail cleanly instead of overflowing the stack.
-    public static let maximumParseDepth = 512
+    /// fail cleanly instead of overflowing the stack. Measured in a debug build: 512 levels of `{"a":` used 1.3 MiB of
+    /// stack; 64 use about 170 KiB (JSONParserTests), and no request or command needs more than a few.
+    public static let maximumParseDepth = 64
 
     /// Reads a JSON text (RFC 8259): integers without fraction or exponent that fit in `Int128` become `.integer`,
     /// every other number `.number`; object members keep their order (duplicates are kept as they come).

@@ -46,10 +46,20 @@ public struct ConditionError: Error, Sendable, Equatable, CustomStringConvertibl
 /// `rising(expr)`, `falling(expr)`, `inside(AREA)`, `true`, `false`, a comparison
 /// `operand OP operand [hysteresis NUMBER]`, or a bare signal name (true while non-zero). Names are checked against
 /// the vocabulary and value labels are resolved while parsing, so a parsed condition needs no further checks.
+///
+/// Nesting is limited to `maximumNestingDepth` levels: the parser and everything that walks a condition recurse, and a
+/// condition of 10,000 `(` would otherwise overflow the stack and take the agent down.
 public struct ConditionParser {
+    /// How deeply a condition may nest: each `(`, `rising(`, `falling(`, `not` and `for` counts one level. Measured in
+    /// a debug build: 32 levels of `(` use about 150 KiB of stack (ConditionNestingTests), under a third of a 512 KiB
+    /// stack and far under the 8 MiB the agent's threads get.
+    public static let maximumNestingDepth = 32
+
     private let vocabulary: ConditionVocabulary
     private let tokens: [Token]
     private var position = 0
+    /// Levels open at the current token; see `maximumNestingDepth`.
+    private var depth = 0
 
     /// Parses `text`; the first problem is thrown with its character position.
     public static func parse(_ text: String, vocabulary: ConditionVocabulary) throws(ConditionError) -> Condition {
@@ -98,48 +108,81 @@ public struct ConditionParser {
         return parts.count == 1 ? parts[0] : .and(parts)
     }
 
+    /// A run of `not` is read in a loop rather than by recursion, though each still counts one level of nesting.
     private mutating func parseNot() throws(ConditionError) -> Condition {
-        if current.isWord("not") {
+        var negations = 0
+        while current.isWord("not") {
+            try enterLevel(at: current)
+            negations += 1
             advance()
-            return .not(try parseNot())
         }
-        return try parseFor()
+        var condition = try parseFor()
+        for _ in 0..<negations { condition = .not(condition) }
+        depth -= negations
+        return condition
     }
+
+    // parseOr, parseAnd, parseNot, parseFor and parsePrimary call each other for every level of nesting, so they keep
+    // their stack frames small: in a debug build each string interpolation and each case of a switch takes its own
+    // stack space, so messages are built, and primaries that cannot nest are read, in other functions.
 
     private mutating func parseFor() throws(ConditionError) -> Condition {
         var condition = try parsePrimary()
+        // Each `for` wraps what came before it, so a chain of them nests as deeply as a chain of `not`.
+        var durations = 0
+        defer { depth -= durations }
         while current.isWord("for") {
-            let forToken = current
-            advance()
-            switch current.kind {
-            case .duration(let seconds, _):
-                guard seconds > 0 else { throw error(at: current, "the duration after 'for' must be longer than 0") }
-                advance()
-                condition = .sustained(condition, seconds: seconds)
-            case .number(_, let text):
-                throw error(at: current, "the duration after 'for' needs a unit, as in \(text)s (ms, s, min, h or d)")
-            default:
-                throw error(at: current, "expected a duration such as 10s after '\(forToken.text)', found \(current.shown)")
-            }
+            try enterLevel(at: current)
+            durations += 1
+            condition = .sustained(condition, seconds: try parseDuration())
         }
         return condition
+    }
+
+    /// The duration after `for` (the current token).
+    private mutating func parseDuration() throws(ConditionError) -> Double {
+        let forToken = current
+        advance()
+        switch current.kind {
+        case .duration(let seconds, _):
+            guard seconds > 0 else { throw error(at: current, "the duration after 'for' must be longer than 0") }
+            advance()
+            return seconds
+        case .number(_, let text):
+            throw error(at: current, "the duration after 'for' needs a unit, as in \(text)s (ms, s, min, h or d)")
+        default:
+            throw error(at: current, "expected a duration such as 10s after '\(forToken.text)', found \(current.shown)")
+        }
     }
 
     private mutating func parsePrimary() throws(ConditionError) -> Condition {
         let token = current
         switch token.kind {
         case .leftParenthesis:
+            try enterLevel(at: token)
             advance()
             let inner = try parseOr()
             try expectClosing(opening: token)
+            depth -= 1
             return inner
         case .word(let word) where word == "rising" || word == "falling":
+            try enterLevel(at: token)
             advance()
             try expectOpening(after: token)
             let opening = tokens[position - 1]
             let inner = try parseOr()
             try expectClosing(opening: opening)
+            depth -= 1
             return word == "rising" ? .rising(inner) : .falling(inner)
+        default:
+            return try parseAtom()
+        }
+    }
+
+    /// A primary that contains no condition: `inside(AREA)`, `true`, `false`, a comparison or a bare signal.
+    private mutating func parseAtom() throws(ConditionError) -> Condition {
+        let token = current
+        switch token.kind {
         case .word("inside"):
             advance()
             try expectOpening(after: token)
@@ -327,6 +370,16 @@ public struct ConditionParser {
             throw error(at: current, "expected ')' to close the '(' at character \(opening.position), found \(current.shown)")
         }
         advance()
+    }
+
+    /// Opens one level of nesting at `token`, refusing one more than `maximumNestingDepth`.
+    private mutating func enterLevel(at token: Token) throws(ConditionError) {
+        depth += 1
+        guard depth <= Self.maximumNestingDepth else {
+            throw error(
+                at: token,
+                "nesting deeper than \(Self.maximumNestingDepth) levels ('(', 'not', 'rising', 'falling' and 'for' count one each); split the condition or simplify it")
+        }
     }
 
     private func error(at token: Token, _ message: String) -> ConditionError {

@@ -63,6 +63,10 @@ private final class TableArrayBuilder {
 }
 
 /// A TOML 1.0 reader over UTF-8 bytes, tracking line and column for every error.
+///
+/// Values nest at most `TOMLDocument.maximumNestingDepth` levels deep: arrays and inline tables are read by
+/// recursion, and the tables built from the document are walked by recursion afterwards, so 10,000 `[` would
+/// otherwise overflow the stack.
 struct TOMLParser {
     private let bytes: [UInt8]
     private let path: String
@@ -71,6 +75,10 @@ struct TOMLParser {
     private var lineStart = 0
     private let root = TableBuilder(origin: .header, line: 1)
     private var current: TableBuilder
+    /// Levels below the root of the table the last header opened: the number of names in it.
+    private var currentTableDepth = 0
+    /// Levels open at the value being read: the table's, plus dotted key parts, arrays and inline tables around it.
+    private var depth = 0
 
     init(bytes: [UInt8], path: String) {
         self.bytes = bytes
@@ -125,6 +133,7 @@ struct TOMLParser {
                 try parseHeader()
                 try expectEndOfLine(after: "the table header")
             default:
+                depth = currentTableDepth
                 try parseKeyValue(into: current, inline: false)
                 try expectEndOfLine(after: "the value")
             }
@@ -149,7 +158,11 @@ struct TOMLParser {
         let isArray = peek() == UInt8(ascii: "[")
         if isArray { advance() }
         skipWhitespace()
+        let keyStart = index
         let keys = try parseKey()
+        depth = 0
+        try enterLevels(keys.count, at: keyStart)
+        currentTableDepth = keys.count
         skipWhitespace()
         guard peek() == UInt8(ascii: "]") else {
             throw error("expected '\(isArray ? "]]" : "]")' to close the table header, found \(describeHere())")
@@ -230,18 +243,24 @@ struct TOMLParser {
 
     private mutating func parseKeyValue(into table: TableBuilder, inline: Bool) throws(TOMLError) {
         let keyLine = line
+        let keyStart = index
         let keys = try parseKey()
+        // `a.b.c = 1` puts the value two tables deeper than `c = 1` would be.
+        try enterLevels(keys.count - 1, at: keyStart)
+        defer { depth -= keys.count - 1 }
         skipWhitespace()
-        guard peek() == UInt8(ascii: "=") else {
-            if peek() == nil || peek() == 0x0A || peek() == 0x0D || peek() == UInt8(ascii: "#") {
-                throw error("expected '=' and a value after the key '\(Self.dotted(keys))'")
-            }
-            throw error("expected '=' after the key '\(Self.dotted(keys))', found \(describeHere())")
-        }
+        guard peek() == UInt8(ascii: "=") else { throw missingEquals(after: keys) }
         advance()
         skipWhitespace()
         let value = try parseValue()
         try insert(value, at: keys, into: table, keyLine: keyLine, inline: inline)
+    }
+
+    private func missingEquals(after keys: [String]) -> TOMLError {
+        if peek() == nil || peek() == 0x0A || peek() == 0x0D || peek() == UInt8(ascii: "#") {
+            return error("expected '=' and a value after the key '\(Self.dotted(keys))'")
+        }
+        return error("expected '=' after the key '\(Self.dotted(keys))', found \(describeHere())")
     }
 
     private mutating func insert(
@@ -315,7 +334,25 @@ struct TOMLParser {
 
     // MARK: Values
 
+    // parseValue, parseArray, parseInlineTable and parseKeyValue call each other for every level of nesting, so they
+    // keep their stack frames small: in a debug build each string interpolation and each case of a switch takes its
+    // own stack space, so messages are built, and values that cannot nest are read, in other functions.
+
     private mutating func parseValue() throws(TOMLError) -> TOMLValue {
+        switch peek() {
+        case UInt8(ascii: "["):
+            let valueLine = line
+            return TOMLValue(.array(try parseArray()), line: valueLine)
+        case UInt8(ascii: "{"):
+            let valueLine = line
+            return TOMLValue(.table(try parseInlineTable()), line: valueLine)
+        default:
+            return try parseScalarValue()
+        }
+    }
+
+    /// A value that contains no other values: a string, number, boolean or date-time.
+    private mutating func parseScalarValue() throws(TOMLError) -> TOMLValue {
         let valueLine = line
         guard let byte = peek(), byte != 0x0A, byte != 0x0D, byte != UInt8(ascii: "#") else {
             throw error("expected a value after '='")
@@ -327,10 +364,6 @@ struct TOMLParser {
         case UInt8(ascii: "'"):
             if matches("'''") { return TOMLValue(.string(try parseMultilineLiteralString()), line: valueLine) }
             return TOMLValue(.string(try parseLiteralString()), line: valueLine)
-        case UInt8(ascii: "["):
-            return TOMLValue(.array(try parseArray()), line: valueLine)
-        case UInt8(ascii: "{"):
-            return TOMLValue(.table(try parseInlineTable()), line: valueLine)
         case UInt8(ascii: "t") where matchesWord("true"):
             index += 4
             return TOMLValue(.bool(true), line: valueLine)
@@ -354,38 +387,42 @@ struct TOMLParser {
 
     private mutating func parseArray() throws(TOMLError) -> [TOMLValue] {
         let startLine = line
+        try enterLevels(1, at: index)
+        defer { depth -= 1 }
         advance()  // [
         var values: [TOMLValue] = []
         while true {
             try skipWhitespaceCommentsAndNewlines()
-            guard let byte = peek() else {
-                throw error("the array started at line \(startLine) is not closed with ']'")
-            }
+            guard let byte = peek() else { throw arrayError(startLine: startLine, afterValue: false, isEmpty: values.isEmpty) }
             if byte == UInt8(ascii: "]") {
                 advance()
                 return values
             }
-            if byte == UInt8(ascii: ",") {
-                throw error(values.isEmpty ? "expected a value or ']' in the array, found ','" : "expected a value after ',' in the array, found ','")
-            }
+            if byte == UInt8(ascii: ",") { throw arrayError(startLine: startLine, afterValue: false, isEmpty: values.isEmpty) }
             values.append(try parseValue())
             try skipWhitespaceCommentsAndNewlines()
-            guard let next = peek() else {
-                throw error("the array started at line \(startLine) is not closed with ']'")
-            }
-            if next == UInt8(ascii: ",") {
+            if peek() == UInt8(ascii: ",") {
                 advance()
-            } else if next == UInt8(ascii: "]") {
+            } else if peek() == UInt8(ascii: "]") {
                 advance()
                 return values
             } else {
-                throw error("expected ',' or ']' in the array started at line \(startLine), found \(describeHere())")
+                throw arrayError(startLine: startLine, afterValue: true, isEmpty: false)
             }
         }
     }
 
+    /// What is wrong where an array expects a value (`afterValue` false) or a `,` or `]` (true).
+    private func arrayError(startLine: Int, afterValue: Bool, isEmpty: Bool) -> TOMLError {
+        guard peek() != nil else { return error("the array started at line \(startLine) is not closed with ']'") }
+        if afterValue { return error("expected ',' or ']' in the array started at line \(startLine), found \(describeHere())") }
+        return error(isEmpty ? "expected a value or ']' in the array, found ','" : "expected a value after ',' in the array, found ','")
+    }
+
     private mutating func parseInlineTable() throws(TOMLError) -> TOMLTable {
         let startLine = line
+        try enterLevels(1, at: index)
+        defer { depth -= 1 }
         advance()  // {
         let table = TableBuilder(origin: .inline, line: startLine)
         skipWhitespace()
@@ -399,21 +436,33 @@ struct TOMLParser {
             try parseKeyValue(into: table, inline: true)
             skipWhitespace()
             try checkInlineLineBreak(startLine)
-            guard let byte = peek() else {
-                throw error("the inline table started at line \(startLine) is not closed with '}'")
-            }
-            if byte == UInt8(ascii: "}") {
+            if peek() == UInt8(ascii: "}") {
                 advance()
                 return table.build()
             }
-            guard byte == UInt8(ascii: ",") else {
-                throw error("expected ',' or '}' in the inline table, found \(describeHere())")
-            }
+            guard peek() == UInt8(ascii: ",") else { throw inlineTableError(startLine: startLine) }
             advance()
             skipWhitespace()
-            if peek() == UInt8(ascii: "}") {
-                throw error("a trailing comma is not allowed in an inline table (TOML 1.0); remove it")
-            }
+            if peek() == UInt8(ascii: "}") { throw inlineTableError(startLine: startLine) }
+        }
+    }
+
+    /// Opens `count` levels of nesting for what starts at byte `position`, refusing more than the maximum.
+    private mutating func enterLevels(_ count: Int, at position: Int) throws(TOMLError) {
+        depth += count
+        guard depth <= TOMLDocument.maximumNestingDepth else {
+            throw error(
+                "nesting deeper than \(TOMLDocument.maximumNestingDepth) levels (each array, inline table and name in a dotted key or [table.header] counts one); flatten the structure",
+                at: position)
+        }
+    }
+
+    /// What is wrong where an inline table expects a `,` or `}`, or (after a comma) a key.
+    private func inlineTableError(startLine: Int) -> TOMLError {
+        switch peek() {
+        case nil: error("the inline table started at line \(startLine) is not closed with '}'")
+        case UInt8(ascii: "}"): error("a trailing comma is not allowed in an inline table (TOML 1.0); remove it")
+        default: error("expected ',' or '}' in the inline table, found \(describeHere())")
         }
     }
 

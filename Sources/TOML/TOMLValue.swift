@@ -8,6 +8,12 @@ import Darwin
 
 /// A parsed TOML file: its top-level table and the path used in every message about it.
 public struct TOMLDocument: Sendable {
+    /// How deeply values may nest: each array, inline table and name in a dotted key or `[table.header]` counts one
+    /// level. Deeper documents are refused with an error at the place that goes too deep, instead of overflowing the
+    /// stack. Configuration and profiles need a few levels; a debug build needs about 4.7 KiB of stack per inline table
+    /// (TOMLNestingTests), so 32 levels stay under a third of a 512 KiB stack and far under the 8 MiB threads get.
+    public static let maximumNestingDepth = 32
+
     /// The file the document was read from (or the label given to `parse`), as messages show it.
     public let path: String
     public let root: TOMLTable

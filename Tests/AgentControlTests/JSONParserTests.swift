@@ -1,4 +1,5 @@
 import AxleBase
+import AxleTestSupport
 import Testing
 
 @Suite("JSON parser")
@@ -118,10 +119,33 @@ struct JSONParserTests {
         do {
             _ = try JSONValue.parse(deep)
         } catch {
-            #expect(error.message.contains("nested more than 512 levels"))
-            #expect(error.column == 513)
+            #expect(error.message.contains("nested more than \(JSONValue.maximumParseDepth) levels"))
+            #expect(error.column == JSONValue.maximumParseDepth + 1)
         }
-        let allowed = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        let allowed = String(repeating: "[", count: JSONValue.maximumParseDepth) + String(repeating: "]", count: JSONValue.maximumParseDepth)
         #expect(try JSONValue.parse(allowed).arrayValue?.count == 1)
+    }
+
+    @Test("the deepest document allowed parses on a 512 KiB stack in any build", arguments: ["[", "{\"a\":"])
+    func deepestOnASmallStack(_ opening: String) throws {
+        let limit = JSONValue.maximumParseDepth
+        let closing = opening == "[" ? "]" : "}"
+        let text = String(repeating: opening, count: limit) + "1" + String(repeating: closing, count: limit)
+        let (result, stackUsed) = SmallStackThread.run {
+            // Rendering walks the whole tree, as the control server does when it answers.
+            Result { () throws(JSONParseError) in try JSONValue.parse(text) }.map { $0.rendered() }
+        }
+        #expect(try result.get() == text)
+        #expect(stackUsed < SmallStackThread.stackSize / 2, "\(opening): \(stackUsed) bytes of stack at depth \(limit)")
+        print("JSON nesting \(opening) × \(limit): \(stackUsed) bytes of stack")
+        let (over, _) = SmallStackThread.run {
+            Result { () throws(JSONParseError) in try JSONValue.parse(opening + text + closing) }
+        }
+        guard case .failure(let error) = over else {
+            Issue.record("\(limit + 1) levels were accepted")
+            return
+        }
+        #expect(error.message == "nested more than \(limit) levels deep")
+        #expect(error.column == limit * opening.count + 1, "\(error)")
     }
 }
