@@ -39,14 +39,18 @@ public enum CommandReason: String, Sendable, CaseIterable {
     case sendFailed = "send_failed"
     case noConfirmation = "no_confirmation"
     case agentRestarted = "agent_restarted"
+    /// SUCCEEDED, but the confirmation already held before the first frame (`trunk.open` on an open trunk): the frames
+    /// were sent, and the backend can tell that the vehicle was in that state already.
+    case alreadySatisfied = "already_satisfied"
 
     /// The status a response with this reason carries: REJECTED, except send_failed (FAILED), no_confirmation
-    /// (TIMED_OUT) and agent_restarted (INTERRUPTED).
+    /// (TIMED_OUT), agent_restarted (INTERRUPTED) and already_satisfied (SUCCEEDED).
     public var status: CommandStatus {
         switch self {
         case .sendFailed: .failed
         case .noConfirmation: .timedOut
         case .agentRestarted: .interrupted
+        case .alreadySatisfied: .succeeded
         default: .rejected
         }
     }

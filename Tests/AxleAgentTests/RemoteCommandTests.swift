@@ -143,6 +143,14 @@ struct RemoteCommandTests {
         #expect(rig.responses(for: request.id).map(\.status) == [.accepted, .inProgress, .succeeded])
         // `axle signals` reads a snapshot the pipeline refreshes four times a second.
         #expect(waitUntil(timeoutSeconds: 3, pollSeconds: 0.1) { (try? rig.trunkIsOpen(run: 0)) == true })
+        #expect(final?.reason == nil, "this command opened the trunk")
+        // Open already: the backend must be able to tell that this command did not open it.
+        let again = rig.request("trunk.open")
+        try rig.publish([rig.key.sign(again).payload()])
+        let already = rig.finalResponse(for: again.id)
+        #expect(already?.status == .succeeded, "\(rig.responses()) \(rig.harness.log())")
+        #expect(already?.reason == .alreadySatisfied)
+        #expect(already?.text?.hasPrefix("already so before the command") == true, "\(String(describing: already?.text))")
         agent.terminate(timeoutSeconds: 5)
 
         let driving = try rig.start(scenario: "highway", run: 1)

@@ -28,6 +28,8 @@ final class CommandExecutor {
         let interval: Double
         let confirmation: Condition?
         let confirmationText: String?
+        /// The confirmation held before the first frame: success is then reported as already_satisfied.
+        var confirmationHeldBefore = false
         let deadline: Double
         let timeout: Double
     }
@@ -157,6 +159,8 @@ final class CommandExecutor {
             nextFrameAt: started, interval: definition.intervalSeconds, confirmation: definition.confirmation,
             confirmationText: definition.confirmationText, deadline: started + definition.timeoutSeconds,
             timeout: definition.timeoutSeconds)
+        // Judged on the same values the precondition just read, before any frame can change them.
+        if let confirmation = definition.confirmation { execution.confirmationHeldBefore = engine.evaluate(confirmation) == true }
         if !advance(&execution, engine: engine, now: started) { executions.append(execution) }
     }
 
@@ -204,7 +208,13 @@ final class CommandExecutor {
             return true
         }
         if engine.evaluate(confirmation) == true {
-            finish(command, .succeeded, nil, "confirmed: \(execution.confirmationText ?? "")")
+            if execution.confirmationHeldBefore {
+                finish(
+                    command, .succeeded, .alreadySatisfied,
+                    "already so before the command: \(execution.confirmationText ?? "") held before the first frame; the frames were sent anyway")
+            } else {
+                finish(command, .succeeded, nil, "confirmed: \(execution.confirmationText ?? "")")
+            }
             return true
         }
         if now >= execution.deadline {
