@@ -242,17 +242,23 @@ public struct UplinkStatus: Sendable, Equatable {
 
 /// The collection engine in numbers.
 public struct CollectionStatus: Sendable, Equatable {
-    /// Collection rules switched on.
+    /// Collection rules (`[[rules]]`) switched on.
     public var rulesEnabled: Int
-    /// Collection rules in the profile.
+    /// Collection rules in the profile (`[[rules]]`; events are counted apart, as `axle profile validate` does).
     public var rulesTotal: Int
+    /// Events (`[[events]]`) switched on.
+    public var eventsEnabled: Int
+    /// Events in the profile.
+    public var eventsTotal: Int
     /// Events triggered since the agent started.
     public var eventsTriggered: UInt64
 
     /// The collection engine's numbers.
-    public init(rulesEnabled: Int, rulesTotal: Int, eventsTriggered: UInt64) {
+    public init(rulesEnabled: Int, rulesTotal: Int, eventsEnabled: Int = 0, eventsTotal: Int = 0, eventsTriggered: UInt64) {
         self.rulesEnabled = rulesEnabled
         self.rulesTotal = rulesTotal
+        self.eventsEnabled = eventsEnabled
+        self.eventsTotal = eventsTotal
         self.eventsTriggered = eventsTriggered
     }
 
@@ -261,6 +267,8 @@ public struct CollectionStatus: Sendable, Equatable {
         .object([
             ("rules_enabled", .count(rulesEnabled)),
             ("rules_total", .count(rulesTotal)),
+            ("events_enabled", .count(eventsEnabled)),
+            ("events_total", .count(eventsTotal)),
             ("events_triggered", .count(eventsTriggered)),
         ])
     }
@@ -274,6 +282,9 @@ public struct CollectionStatus: Sendable, Equatable {
         self.init(
             rulesEnabled: try reader.integer("rules_enabled"),
             rulesTotal: try reader.integer("rules_total"),
+            // Absent from agents before events were counted apart from rules.
+            eventsEnabled: try reader.optionalInteger("events_enabled") ?? 0,
+            eventsTotal: try reader.optionalInteger("events_total") ?? 0,
             eventsTriggered: try reader.integer("events_triggered"))
     }
 }

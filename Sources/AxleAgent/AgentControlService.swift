@@ -51,7 +51,9 @@ struct AgentControlService: ControlHandler {
         }
         let link = uplink.current
         let drained = drainer.statistics
-        let rules = snapshot.rules
+        // Rules and events apart, in the profile's own words (`axle profile validate`: "9 rules, 5 events").
+        let events = snapshot.rules.filter { $0.kind == "event" }
+        let collectionRules = snapshot.rules.filter { $0.kind != "event" }
         return StatusReport(
             version: AxleVersion.current, profile: profile.name, firmware: profile.firmware,
             vehicleID: configuration.vehicleID, pid: getpid(), uptimeSeconds: uptime,
@@ -62,7 +64,8 @@ struct AgentControlService: ControlHandler {
                 lastError: link.lastError),
             outbox: try outbox(),
             collection: CollectionStatus(
-                rulesEnabled: rules.filter(\.enabled).count, rulesTotal: rules.count,
+                rulesEnabled: collectionRules.filter(\.enabled).count, rulesTotal: collectionRules.count,
+                eventsEnabled: events.filter(\.enabled).count, eventsTotal: events.count,
                 eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
             lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) })
     }
@@ -102,9 +105,9 @@ struct AgentControlService: ControlHandler {
         let signals = profile.catalog.enumerated().map { index, entry in
             let live = index < snapshot.values.count ? snapshot.values[index] : nil
             return SignalValue(
-                name: entry.name, value: live?.value, label: live.flatMap { label(of: $0.value, signal: index) },
+                name: entry.name, value: live?.value, label: live?.value.flatMap { label(of: $0, signal: index) },
                 unit: entry.unit, ageSeconds: live.map { Double(snapshot.nowMicros - $0.timeMicros) / 1e6 + age },
-                bus: entry.bus, source: "\(entry.message).\(entry.signal)")
+                bus: entry.bus, source: "\(entry.message).\(entry.signal)", availability: live?.availability.name)
         }
         return SignalsReport(signals: signals)
     }

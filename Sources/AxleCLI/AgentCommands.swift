@@ -396,7 +396,8 @@ enum AgentText {
         out += "; \(uplink.published) published, \(uplink.acknowledged) acknowledged, \(uplink.inFlight) in flight\n"
         if let lastError = uplink.lastError { out += "            last error: \(shown(lastError))\n" }
         let collection = report.collection
-        out += "collection  \(collection.rulesEnabled) of \(collection.rulesTotal) rules enabled, "
+        out += "collection  \(collection.rulesEnabled) of \(collection.rulesTotal) rules and "
+            + "\(collection.eventsEnabled) of \(collection.eventsTotal) events enabled, "
             + "\(collection.eventsTriggered) event\(collection.eventsTriggered == 1 ? "" : "s") triggered\n"
         out += "outbox      " + outboxSummary(report.outbox)
         out += formatTable(classTable(report.outbox))
@@ -480,6 +481,12 @@ enum AgentText {
         for signal in report.signals {
             var value = signal.value.map(number) ?? "-"
             if let label = signal.label { value += " (\(label))" }
+            // The newest value is not a reading: say what the vehicle sent instead of a number.
+            switch signal.availability {
+            case "not_available": value = "not available"
+            case "error": value = "error"
+            default: break
+            }
             table.append([signal.name, value, signal.unit, signal.ageSeconds.map(seconds) ?? "-", signal.bus, signal.source])
         }
         return formatTable(table)

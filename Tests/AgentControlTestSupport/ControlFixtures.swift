@@ -38,7 +38,7 @@ public enum Fixtures {
             state: .connected, broker: "mqtts://broker.example.com:8883", sinceMillis: 1_767_225_000_000,
             published: 5000, acknowledged: 4996, inFlight: 4, lastError: "connection lost: keepalive timeout"),
         outbox: outbox,
-        collection: CollectionStatus(rulesEnabled: 5, rulesTotal: 6, eventsTriggered: 12),
+        collection: CollectionStatus(rulesEnabled: 5, rulesTotal: 6, eventsEnabled: 2, eventsTotal: 3, eventsTriggered: 12),
         lastErrors: [
             RecentError(timeMillis: 1_767_225_590_000, component: "uplink", message: "connection lost: keepalive timeout"),
             RecentError(timeMillis: 1_767_225_500_000, component: "can0", message: "controller entered error-passive"),
