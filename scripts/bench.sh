@@ -90,6 +90,11 @@ scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$r
 echo "bench: building the release axle (its simulator writes the agent benchmark's log) and the static release axled" >&2
 swift build -c release --product axle
 swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
+
+# Issue 16: the decode CLI as a whole process (read, decode, write JSON lines) against cantools + json.dumps, on the
+# same million frames of the toyota log.
+run "$python" "$cantools_bench" decode-cli --axle .build/release/axle --dbc "$toyota" \
+  --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 3
 echo "bench: scripts/bench/agent.sh" >&2
 scripts/bench/agent.sh .build-static/release/axled .build/release/axle "$inputs" | tee -a "$results"
 

@@ -32,6 +32,7 @@ import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -256,6 +257,69 @@ def decode(args: argparse.Namespace) -> None:
     })
 
 
+def decode_cli(args: argparse.Namespace) -> None:
+    """Whole processes over one candump log, output to /dev/null: `axle dbc decode --format jsonl` (median of
+    --repeat runs) against cantools' decode_message + json.dumps of a comparable object per frame, in this process.
+    The cantools side does less than axle: axle also writes each signal's raw value (a second decode for cantools)."""
+    log = Path(args.log)
+    command = [args.axle, "dbc", "decode", "--dbc", args.dbc, "--format", "jsonl", str(log)]
+    runs = []
+    for _ in range(args.repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        with open(os.devnull, "wb") as sink:
+            done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            sys.exit(f"cantools_bench: {' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        runs.append((wall, cpu))
+    frames = sum(1 for line in log.open() if line.strip())
+    wall, cpu = sorted(runs)[len(runs) // 2]
+    emit({
+        "benchmark": "decode_cli", "implementation": "axle", "dbc": Path(args.dbc).name, "log": log.name,
+        "frames": frames, "repeat": args.repeat, "wall_s": wall, "cpu_s": cpu,
+        "frames_per_s": frames / wall, "output": "jsonl (time, bus, id, flags, message, each signal's raw, value, label)",
+    })
+
+    db = load_database(Path(args.dbc))
+    decode_message = db.decode_message
+    names = {m.frame_id: m.name for m in db.messages}
+    dumps = json.dumps
+    start = time.perf_counter()
+    start_cpu = cpu_seconds()
+    count = 0
+    with open(os.devnull, "w") as sink, log.open() as source:
+        for line in source:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            ident, _, data = fields[2].partition("#")
+            fd = data.startswith("#")
+            if fd:
+                data = data[2:]
+            frame_id = int(ident, 16)
+            payload = bytes.fromhex(data)
+            try:
+                signals = decode_message(frame_id, payload, True, True, False, False, len(ident) == 8 and frame_id <= 0x7FF)
+            except Exception:  # noqa: BLE001 - an unknown id or a frame cantools refuses: printed without signals
+                signals = {}
+            sink.write(dumps({
+                "t": float(fields[0][1:-1]), "bus": fields[1], "id": frame_id, "ext": len(ident) == 8, "fd": fd,
+                "msg": names.get(frame_id), "sig": {k: str(v) if not isinstance(v, (int, float)) else v for k, v in signals.items()},
+            }))
+            sink.write("\n")
+            count += 1
+    wall = time.perf_counter() - start
+    emit({
+        "benchmark": "decode_cli", "implementation": "cantools", "cantools_version": cantools.__version__,
+        "dbc": Path(args.dbc).name, "log": log.name, "frames": count, "repeat": 1, "wall_s": wall,
+        "cpu_s": cpu_seconds() - start_cpu, "frames_per_s": count / wall,
+        "output": "one json.dumps per frame: time, bus, id, flags, message, each signal's value or label (no raw values)",
+    })
+
+
 def parse(args: argparse.Namespace) -> None:
     path = Path(args.dbc)
     times = []
@@ -303,6 +367,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--no-choices", action="store_true", help="decode_choices=False (numbers instead of labels)")
     p.set_defaults(run=decode)
+
+    p = sub.add_parser("decode-cli", help="time axle dbc decode --format jsonl and cantools + json.dumps on one log")
+    p.add_argument("--axle", required=True, help="the axle executable")
+    p.add_argument("--dbc", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--repeat", type=int, default=3)
+    p.set_defaults(run=decode_cli)
 
     p = sub.add_parser("parse", help="time loading a DBC")
     p.add_argument("--dbc", required=True)
