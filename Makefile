@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 FUZZ_SECONDS ?= 60
 
-.PHONY: setup build test unit-test kernel-test differential-test fuzz-replay demo bench fuzz clean
+.PHONY: setup build test unit-test kernel-test differential-test fuzz-replay docs-test demo bench fuzz clean
 
 setup:
 	@./scripts/setup.sh
@@ -12,8 +12,8 @@ build: setup
 	swift build
 
 # Every test: Swift unit and end-to-end tests, the SocketCAN tests on a real kernel (user-mode-linux), the
-# differential test against cantools, the fuzz regressions.
-test: unit-test kernel-test differential-test fuzz-replay
+# differential test against cantools, the fuzz regressions, the docs' examples.
+test: unit-test kernel-test differential-test fuzz-replay docs-test
 	@echo "make test: all test stages passed"
 
 unit-test: setup
@@ -34,6 +34,13 @@ differential-test: setup
 
 fuzz-replay: setup
 	./scripts/fuzz.sh replay
+
+# Every command example in README.md and docs/*.md, run as written against the debug binaries, a private mosquitto
+# and axled on the simulated demo sedan (scripts/docs/check_examples.py says how, and how to mark a synopsis or a skip).
+docs-test: setup
+	swift build
+	python3 scripts/docs/test_check_examples.py
+	python3 scripts/docs/check_examples.py
 
 # The main job: the agent on the simulated demo sedan against a private mosquitto, a blind spot and its backlog,
 # a coolant-overheat alert, the technician's CLI, signed remote commands (a courier's trunk-open, refused while driving
