@@ -86,7 +86,7 @@ FIXTURES = {
 LINKED_INPUTS = ("Firmware-Profiles", "examples", "scripts", ".venv", "docs", "README.md", "Makefile")
 
 COMMAND_TIMEOUT_SECONDS = 60
-STOP_AFTER_SECONDS = 10
+STOP_AFTER_SECONDS = 20
 READY_TIMEOUT_SECONDS = 20
 DRIVING_TIMEOUT_SECONDS = 30
 
@@ -530,7 +530,7 @@ def main() -> int:
                         help="where the built axle, axled and axle-fleet are (default .build/debug)")
     parser.add_argument("--list", action="store_true", help="list the examples found and exit")
     parser.add_argument("--only", help="run only examples whose file:line contains this text")
-    parser.add_argument("--verbose", "-v", action="store_true", help="print each command as run, and the substitutions")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print each command as run, the start of its output, and the substitutions")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     options = parser.parse_args()
 
@@ -601,6 +601,8 @@ def main() -> int:
                 print(f"FAIL {example.location} ({outcome.seconds:.1f} s): {problem}")
             elif options.verbose:
                 print(f"ok   {example.location} ({outcome.seconds:.1f} s)")
+                for line in outcome.stdout.splitlines()[:5]:
+                    print(f"       {line[:400]}")
     except RuntimeError as error:
         print(f"check_examples: the environment could not be prepared: {error}", file=sys.stderr)
         return 1
