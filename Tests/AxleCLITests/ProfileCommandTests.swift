@@ -123,6 +123,34 @@ struct ProfileCommandTests {
         #expect(result.stdout.contains("profile.toml:14: error: 'fd' in [buses.body] must be true or false, found the string \"no\""))
     }
 
+    /// These inputs overflowed the stack of `axle` (exit 139) before the parsers limited nesting.
+    @Test("validate refuses 10,000 nested '(' or 100,000 'not' in a condition and 10,000 nested '[' with the place, and exits 1")
+    func deepNesting() throws {
+        let leaf = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature > 110"
+        let conditions = [
+            String(repeating: "(", count: 10_000) + leaf + String(repeating: ")", count: 10_000),
+            String(repeating: "not ", count: 100_000) + leaf,
+        ]
+        for (condition, position) in zip(conditions, [33, 32 * 4 + 1]) {
+            let directory = try brokenSedan { text in replacing(text, "when = \"\(leaf)", "when = \"\(condition)") }
+            defer { removeTree(parent(directory)) }
+            let result = try AxleProcess.run(["profile", "validate", directory])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stdout.hasPrefix(
+                "\(directory)/profile.toml:145: error: in 'when' at character \(position): nesting deeper than 32 levels"),
+                "\(result.stdout.prefix(500))")
+        }
+
+        let directory = try brokenSedan { text in
+            "deep = " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "\n" + text
+        }
+        defer { removeTree(parent(directory)) }
+        let result = try AxleProcess.run(["profile", "validate", directory])
+        #expect(result.status == 1, "\(result.stderr)")
+        // The 33rd '[' is at column 8 + 32.
+        #expect(result.stdout.hasPrefix("\(directory)/profile.toml:1:40: error: nesting deeper than 32 levels"), "\(result.stdout.prefix(500))")
+    }
+
     @Test("a folder without a profile, and a missing argument")
     func usageErrors() throws {
         let missing = try AxleProcess.run(["profile", "validate", "/nonexistent"])
