@@ -49,7 +49,10 @@ let package = Package(
         // SQLite, zstd and libmosquitto: headers plus the few macros Swift cannot import.
         .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
-        .target(name: "CMosquitto", linkerSettings: [.linkedLibrary("mosquitto")]),
+        // OpenSSL too: the client's TLS context is made here so that the broker's name is checked by OpenSSL.
+        .target(
+            name: "CMosquitto",
+            linkerSettings: [.linkedLibrary("mosquitto"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // The durable store of ready-to-publish records (SQLite): classes, caps, eviction, dead letters.
         .target(name: "Outbox", dependencies: ["AxleBase", "CSQLite"]),
         // The versioned telemetry schema (protobuf), batching, zstd compression, the JSON debugging form.

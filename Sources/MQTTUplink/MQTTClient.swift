@@ -18,6 +18,9 @@ public final class MQTTClient: @unchecked Sendable {
     /// The configuration the client was made with.
     public let configuration: MQTTConfiguration
     private let handle: OpaquePointer
+    /// The OpenSSL context libmosquitto uses (nil without TLS): it checks the broker's name against the
+    /// certificate's subjectAltName only and keeps OpenSSL's reason for a refusal. Freed after the handle.
+    private let tls: OpaquePointer?
     /// Wakes the network thread: a publish to write, `linkChanged()`, `stop()`.
     private let wakeup: Wakeup
     /// Signalled (and left signalled) when the network thread has exited.
@@ -83,20 +86,25 @@ public final class MQTTClient: @unchecked Sendable {
         }
         // Configured before `self` is complete: a throwing init of a complete object would also run deinit, which
         // destroys the handle a second time.
+        var tls: OpaquePointer?
         do {
             try Self.configure(handle, configuration)
+            tls = try Self.makeTLSContext(handle, configuration)
             wakeup = try Wakeup(purpose: "MQTT network thread")
             finished = try Wakeup(purpose: "MQTT client stop")
         } catch {
             mosquitto_destroy(handle)
+            CMosquitto_tlsFree(tls)
             throw error
         }
+        self.tls = tls
         self.handle = handle
         self.configuration = configuration
     }
 
     deinit {
         mosquitto_destroy(handle)
+        CMosquitto_tlsFree(tls)
     }
 
     /// True between CONNACK and the loss of the connection.
@@ -241,7 +249,7 @@ public final class MQTTClient: @unchecked Sendable {
             }
             // SSL_VERIFY_PEER; "tlsv1.2" means TLS 1.2 or newer in libmosquitto.
             try check(mosquitto_tls_opts_set(handle, 1, "tlsv1.2", nil), "the TLS options")
-            try check(mosquitto_tls_insecure_set(handle, !tls.verifyHostname), "the hostname verification setting")
+            // The broker's name is checked by OpenSSL in the context made by `makeTLSContext`, not by libmosquitto.
         }
         if let will = configuration.will {
             let rc: Int32
@@ -283,6 +291,18 @@ public final class MQTTClient: @unchecked Sendable {
                 "the CONNECT properties")
         }
         installCallbacks(handle)
+    }
+
+    /// The OpenSSL context that makes the broker's name checks follow RFC 6125: the name connected to (host name or
+    /// IP address) must be in the certificate's subjectAltName; a CN alone, which libmosquitto 2.0 accepts, is not.
+    private static func makeTLSContext(_ handle: OpaquePointer, _ configuration: MQTTConfiguration) throws -> OpaquePointer? {
+        guard let tls = configuration.tls else { return nil }
+        var rc: Int32 = 0
+        guard let context = CMosquitto_tlsCreate(handle, tls.verifyHostname ? configuration.host : nil, &rc) else {
+            throw MQTTUplinkError(
+                .library, "cannot set up TLS for the broker '\(configuration.host)': \(String(cString: mosquitto_strerror(rc)))")
+        }
+        return context
     }
 
     private static func client(_ context: UnsafeMutableRawPointer?) -> MQTTClient {
@@ -455,6 +475,7 @@ public final class MQTTClient: @unchecked Sendable {
     private func runConnection(initialised: inout Bool) -> ConnectionOutcome {
         shared.withLock { $0.attempt = AttemptRecord() }
         libraryError.withLock { $0 = nil }
+        if let tls { CMosquitto_tlsClearVerifyError(tls) }
         let rc: Int32
         if initialised {
             rc = mosquitto_reconnect_async(handle)
@@ -593,6 +614,11 @@ public final class MQTTClient: @unchecked Sendable {
         configuration.host.contains(":") ? "[\(configuration.host)]:\(configuration.port)" : "\(configuration.host):\(configuration.port)"
     }
 
+    /// Whether the broker is given by IP address (IPv6 has colons; an IPv4 address no letters), not by name.
+    private var hostIsAddress: Bool {
+        configuration.host.contains(":") || !configuration.host.contains(where: \.isLetter)
+    }
+
     private func describeRefusal(code: Int32) -> String {
         let text =
             configuration.protocolVersion == .v5
@@ -663,13 +689,23 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     /// OpenSSL's reason, said the way an operator can act on it; nil when libmosquitto logged no OpenSSL error.
+    /// Every reason returned starts with "TLS " (`MQTTClientEvent.isTLSFailure` relies on it).
     private func describeTLSFailure(_ libraryError: String?) -> String? {
         guard let libraryError, libraryError.contains("OpenSSL") || libraryError.contains("SSL") else { return nil }
         // "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" → "certificate verify failed"
         let detail = libraryError.split(separator: ":", omittingEmptySubsequences: true).last
             .map { $0.trimmingCharacters(in: " ") } ?? libraryError
+        // Why OpenSSL refused the certificate ("IP address mismatch"), kept by the shim's verification.
+        let verifyError = tls.map { String(cString: CMosquitto_tlsVerifyError($0)) } ?? ""
+        if verifyError == "hostname mismatch" || verifyError == "IP address mismatch" {
+            return "TLS with \(address) failed: the broker's certificate does not name \(configuration.host) in its "
+                + "subjectAltName (\(detail): \(verifyError)); a name only in the certificate's CN is not accepted "
+                + "(RFC 6125): the broker needs a certificate with subjectAltName "
+                + "\(hostIsAddress ? "IP" : "DNS"):\(configuration.host)"
+        }
         if detail.contains("certificate verify failed") {
-            return "TLS with \(address) failed: the broker's certificate was not accepted (\(detail)); check that "
+            let reason = verifyError.isEmpty ? detail : "\(detail): \(verifyError)"
+            return "TLS with \(address) failed: the broker's certificate was not accepted (\(reason)); check that "
                 + "tls.caFile holds the CA that signed it and that the certificate names \(configuration.host)"
         }
         if detail.contains("alert") {

@@ -28,8 +28,10 @@ public final class TestCertificates: Sendable {
     public let untrustedClient: ClientIdentity
     private let clients: [String: ClientIdentity]
 
-    /// Makes the CA, the server certificate and one client certificate per name in `clients`.
-    public init(clients clientNames: [String] = ["vehicle-a", "vehicle-b", "backend"]) throws {
+    /// Makes the CA, the server certificate and one client certificate per name in `clients`. `serverNamesInCNOnly`:
+    /// the server certificate names 127.0.0.1 in its subject's CN and has no subjectAltName, as old certificates
+    /// did (RFC 6125 clients must refuse it).
+    public init(clients clientNames: [String] = ["vehicle-a", "vehicle-b", "backend"], serverNamesInCNOnly: Bool = false) throws {
         directory = try makeTestDirectory(prefix: "axle-pki")
         do {
             caFile = directory + "/ca.crt"
@@ -37,9 +39,10 @@ public final class TestCertificates: Sendable {
             serverCertificateFile = directory + "/server.crt"
             serverKeyFile = directory + "/server.key"
             try Self.makeSigned(
-                commonName: "localhost", certificate: serverCertificateFile, key: serverKeyFile,
-                caCertificate: caFile, caKey: directory + "/ca.key", directory: directory,
-                extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+                commonName: serverNamesInCNOnly ? "127.0.0.1" : "localhost", certificate: serverCertificateFile,
+                key: serverKeyFile, caCertificate: caFile, caKey: directory + "/ca.key", directory: directory,
+                extensions: (serverNamesInCNOnly ? "" : "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+                    + "extendedKeyUsage=serverAuth\n")
             var made: [String: ClientIdentity] = [:]
             for name in clientNames {
                 made[name] = try Self.makeClient(

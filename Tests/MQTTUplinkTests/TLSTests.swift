@@ -32,6 +32,35 @@ import Testing
         #expect(!client.isConnected)
     }
 
+    @Test func aBrokerCertificateThatNamesTheHostOnlyInItsCNIsRefused() throws {
+        // RFC 6125: the subjectAltName names the server; libmosquitto 2.0 alone falls back to the CN.
+        let certificates = try TestCertificates(clients: [], serverNamesInCNOnly: true)
+        let broker = try MosquittoBroker(mode: .tls, certificates: certificates)
+        let (client, events) = try startClient(broker, clientID: uniqueID("vehicle-a"))
+        defer { client.stop(final: nil, timeoutSeconds: 2) }
+        let failure = events.firstFailure()
+        #expect(failure?.reason.contains("subjectAltName IP:127.0.0.1") == true, "reason: \(failure?.reason ?? "none")")
+        #expect(failure?.reason.contains("IP address mismatch") == true, "OpenSSL's reason: \(failure?.reason ?? "none")")
+        #expect(events.connections == 0)
+        #expect(!client.isConnected)
+    }
+
+    @Test func withHostnameVerificationOffACNOnlyCertificateFromTheTrustedCAConnects() throws {
+        let certificates = try TestCertificates(clients: [], serverNamesInCNOnly: true)
+        let broker = try MosquittoBroker(mode: .tls, certificates: certificates)
+        let (client, events) = try startClient(broker, clientID: uniqueID("vehicle-a")) { $0.tls?.verifyHostname = false }
+        defer { client.stop(final: nil, timeoutSeconds: 2) }
+        #expect(events.waitForConnection(), "the chain is still checked, the name is not")
+    }
+
+    @Test func aBrokerReachedByNameIsCheckedAgainstTheDNSNamesOfItsCertificate() throws {
+        // The server certificate lists DNS:localhost: a name goes to OpenSSL's host check, not its IP check.
+        let broker = try MosquittoBroker(mode: .tls)
+        let (client, events) = try startClient(broker, clientID: uniqueID("vehicle-a")) { $0.host = "localhost" }
+        defer { client.stop(final: nil, timeoutSeconds: 2) }
+        #expect(events.waitForConnection(), "\(events.all)")
+    }
+
     @Test func plainMQTTToATLSPortFailsAndSaysSo() throws {
         let broker = try MosquittoBroker(mode: .tls)
         let (client, events) = try startClient(broker, clientID: uniqueID("vehicle-a")) { $0.tls = nil }

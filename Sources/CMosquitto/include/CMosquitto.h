@@ -17,6 +17,27 @@
 int CMosquitto_storeConnectProperties(struct mosquitto *mosq, const char *host, int port,
                                       const mosquitto_property *properties);
 
+// TLS towards the broker. libmosquitto 2.0 checks the broker's name itself and falls back to the certificate's CN
+// when it finds no DNS name in the subjectAltName; RFC 6125 (and every browser) refuses that. The client's own
+// OpenSSL context adds OpenSSL's check of the subjectAltName alone, and keeps OpenSSL's reason for a refusal.
+
+/// The OpenSSL context given to libmosquitto, and the reason of the last refused certificate.
+struct CMosquitto_TLS;
+
+/// Creates an OpenSSL client context and hands it to `mosq` (MOSQ_OPT_SSL_CTX with MOSQ_OPT_SSL_CTX_WITH_DEFAULTS,
+/// so libmosquitto still applies mosquitto_tls_set's files and mosquitto_tls_opts_set's options to it).
+/// `peerName` (the broker's host name or IP address literal) must appear in the certificate's subjectAltName, a CN
+/// alone is not enough; NULL checks no name. Returns NULL with `*result` set to the MOSQ_ERR_* code on failure. Free
+/// with CMosquitto_tlsFree after mosquitto_destroy.
+struct CMosquitto_TLS *CMosquitto_tlsCreate(struct mosquitto *mosq, const char *peerName, int *result);
+
+/// OpenSSL's reason for the last refused broker certificate ("IP address mismatch", "certificate has expired"...),
+/// or "" when none was refused since the last CMosquitto_tlsClearVerifyError. Read it on the thread that runs the
+/// libmosquitto loop (the verification runs there).
+const char *CMosquitto_tlsVerifyError(const struct CMosquitto_TLS *tls);
+void CMosquitto_tlsClearVerifyError(struct CMosquitto_TLS *tls);
+void CMosquitto_tlsFree(struct CMosquitto_TLS *tls);
+
 // Netlink route monitoring for LinkWatcher. It lives here because MQTTUplink may import only this C module; it is
 // the uplink's view of the vehicle's network (link, address and route changes), nothing else.
 
