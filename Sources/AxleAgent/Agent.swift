@@ -105,7 +105,10 @@ public enum Agent {
                 log(.info, "uplink", "connected to \(broker) session_present=\(sessionPresent)")
                 _ = client.publish(birth)
             case .connectFailed(let reason, let retry):
-                log(.info, "uplink", "cannot connect to \(broker): \(reason); retrying in \(formatted(retry)) s")
+                // A refused certificate or handshake does not heal by itself: an error, where an unreachable broker
+                // is routine for a vehicle.
+                log(event.isTLSFailure ? .error : .info, "uplink",
+                    "cannot connect to \(broker): \(reason); retrying in \(formatted(retry)) s")
             case .disconnected(let reason):
                 log(.info, "uplink", "disconnected: \(reason)")
             default:

@@ -92,6 +92,16 @@ public enum MQTTClientEvent: Sendable {
     case message(MQTTMessage)
 }
 
+extension MQTTClientEvent {
+    /// A connection attempt that failed in TLS (the broker's certificate refused, the handshake failed): a setting or
+    /// certificate to fix, not a network that comes back by itself, so worth an error in the log.
+    public var isTLSFailure: Bool {
+        guard case .connectFailed(let reason, _) = self else { return false }
+        // MQTTClient starts every TLS failure's reason with "TLS " (describeFailure).
+        return reason.hasPrefix("TLS ")
+    }
+}
+
 /// What `MQTTClient.publish` did with a message.
 public enum PublishOutcome: Sendable, Equatable {
     /// Handed to libmosquitto on a live connection; wait for `.acknowledged` with this id.
