@@ -2,6 +2,7 @@ import AxleBase
 import FirmwareProfile
 import MQTTUplink
 import Outbox
+import RemoteCommands
 import TOML
 import TelemetryPayload
 
@@ -46,7 +47,19 @@ public struct AgentSettings: Sendable {
     public var source: FrameSourceKind = .socketCAN
     public var exitWhenDrained = false
 
+    /// Where each setting was given and how it was written there, so that a refused value is reported at its place:
+    /// `file:line` and the key for the configuration file, the flag for the command line. Keyed by the configuration
+    /// file's name of the setting (`max-inflight`); `can.<bus>` for `[can]` entries, `trust-keys:<path>` for each
+    /// trust key file. A setting left at its default has none.
+    public var sources: [String: SettingSource] = [:]
+
     public init() {}
+
+    /// Records that `key` was set by the command-line flag `flag`; `written` is the value as messages show it (a
+    /// number as it is, text through `UntrustedText.quoted`).
+    public mutating func noteFlag(_ flag: String, for key: String, written: String) {
+        sources[key] = SettingSource(place: flag, name: flag, written: written)
+    }
 
     /// Reads a configuration file. Every problem in it is reported (file:line), not only the first.
     public mutating func apply(configFile path: String) throws(AgentConfigurationError) {
@@ -58,17 +71,20 @@ public struct AgentSettings: Sendable {
         }
         let problems = TOMLProblems()
         let root = TOMLTableReader(table: document.root, path: path, problems: problems, context: "the configuration")
+        noteSources(of: root, section: nil, path: path)
         if let value = root.string("vehicle-id") { vehicleID = value }
         if let value = root.string("profile") { profile = Self.resolve(value, relativeTo: path) }
         if let value = root.string("data-dir") { dataDirectory = value }
         if let value = root.string("log-level") { logLevel = value }
         if let table = root.table("can") {
+            noteSources(of: table, section: "can", path: path, keyPrefix: "can.")
             for key in table.keys {
                 if let interface = table.string(key) { can[key] = interface }
             }
             table.finish()
         }
         if let mqtt = root.table("mqtt") {
+            noteSources(of: mqtt, section: "mqtt", path: path)
             if let value = mqtt.string("broker") { broker = value }
             if let value = mqtt.string("version") { mqttVersion = value }
             if let value = mqtt.string("client-id") { clientID = value }
@@ -76,17 +92,22 @@ public struct AgentSettings: Sendable {
             if let value = mqtt.string("cert-file") { certFile = Self.resolve(value, relativeTo: path) }
             if let value = mqtt.string("key-file") { keyFile = Self.resolve(value, relativeTo: path) }
             if let value = mqtt.string("topic-prefix") { topicPrefix = value }
-            if let value = mqtt.duration("keepalive") { keepAliveSeconds = Int(value.rounded()) }
-            if let value = mqtt.int("max-inflight") { maximumInflight = Int(value) }
+            if let value = mqtt.duration("keepalive") {
+                // Whole seconds on the wire; the range is checked in `resolve()` with the other settings.
+                keepAliveSeconds = value < 1e9 ? Int(value.rounded()) : Int.max
+            }
+            if let value = mqtt.int("max-inflight") { maximumInflight = value }
             if let value = mqtt.duration("reconnect-base") { reconnectBase = value }
             if let value = mqtt.duration("reconnect-cap") { reconnectCap = value }
             mqtt.finish()
         }
         if let outbox = root.table("outbox") {
+            noteSources(of: outbox, section: "outbox", path: path)
             if let value = outbox.byteSize("cap") { outboxCapBytes = value }
             outbox.finish()
         }
         if let uplink = root.table("uplink") {
+            noteSources(of: uplink, section: "uplink", path: path)
             if let value = uplink.duration("telemetry-batch") { telemetryBatchSeconds = value }
             if let value = uplink.bool("metered") { metered = value }
             if let value = uplink.bool("aws-iot") { awsIoT = value }
@@ -94,30 +115,28 @@ public struct AgentSettings: Sendable {
             uplink.finish()
         }
         if let control = root.table("control") {
+            noteSources(of: control, section: "control", path: path)
             if let value = control.string("socket") { controlSocket = value }
             if let value = control.string("group") { controlGroup = value }
             control.finish()
         }
         if let commands = root.table("commands") {
+            noteSources(of: commands, section: "commands", path: path)
             if let value = commands.stringArray("trust-keys") {
-                self.commands.trustKeyFiles += value.map { Self.resolve($0, relativeTo: path) }
+                let lines = commands.value("trust-keys")?.arrayValue?.map(\.line) ?? []
+                for (index, file) in value.enumerated() {
+                    let resolved = Self.resolve(file, relativeTo: path)
+                    self.commands.trustKeyFiles.append(resolved)
+                    // Each file its own line: an array of keys may span several.
+                    sources["trust-keys:\(resolved)"] = SettingSource(
+                        place: "\(path):\(index < lines.count ? lines[index] : commands.line(of: "trust-keys"))",
+                        name: "[commands] trust-keys", written: UntrustedText.quoted(file))
+                }
             }
             if let value = commands.stringArray("revoked-keys") { self.commands.revokedKeyIDs += value }
-            if let value = commands.duration("max-lifetime") {
-                if value > 0 { self.commands.maximumLifetimeSeconds = value } else {
-                    commands.error("'max-lifetime' must be longer than 0", line: commands.line(of: "max-lifetime"))
-                }
-            }
-            if let value = commands.double("rate-limit") {
-                if value > 0 { self.commands.ratePerSecond = value } else {
-                    commands.error("'rate-limit' (commands per second) must be above 0", line: commands.line(of: "rate-limit"))
-                }
-            }
-            if let value = commands.int("burst") {
-                if value >= 1 { self.commands.burst = value } else {
-                    commands.error("'burst' must be at least 1", line: commands.line(of: "burst"))
-                }
-            }
+            if let value = commands.duration("max-lifetime") { self.commands.maximumLifetimeSeconds = value }
+            if let value = commands.double("rate-limit") { self.commands.ratePerSecond = value }
+            if let value = commands.int("burst") { self.commands.burst = value }
             commands.finish()
         }
         root.finish()
@@ -126,53 +145,165 @@ public struct AgentSettings: Sendable {
         }
     }
 
-    /// Checks every setting and loads the profile.
+    /// Remembers the line and the written value of every key of `reader`'s table.
+    private mutating func noteSources(of reader: TOMLTableReader, section: String?, path: String, keyPrefix: String = "") {
+        for entry in reader.table.entries {
+            let name = section.map { "[\($0)] \(entry.key)" } ?? entry.key
+            sources[keyPrefix + entry.key] = SettingSource(
+                place: "\(path):\(entry.value.line)", name: name, written: Self.written(entry.value))
+        }
+    }
+
+    /// A value as the file writes it, for messages: strings quoted, escaped and cut short (UntrustedText).
+    static func written(_ value: TOMLValue) -> String {
+        switch value.kind {
+        case .string(let text): UntrustedText.quoted(text)
+        case .integer(let number): "\(number)"
+        case .float(let number): "\(number)"
+        case .bool(let flag): "\(flag)"
+        default: UntrustedText.printable(value.foundDescription)
+        }
+    }
+
+    /// The message for a refused setting: where it was given and how it was written, then `why` (which says what
+    /// is allowed). A setting nobody gave is named by its key.
+    func problem(_ key: String, _ why: String) -> String {
+        guard let source = sources[key] else { return "axled: error: \(key) \(why)" }
+        return source.message(why)
+    }
+
+    /// Checks every setting and loads the profile. Every refused setting is reported (with its place), not only
+    /// the first.
     public func resolve() throws(AgentConfigurationError) -> AgentConfiguration {
+        var problems: [String] = []
+
+        let vehicle = vehicleID ?? Self.hostName()
+        if let why = UplinkTopics.vehicleIDProblem(vehicle) {
+            if vehicleID == nil {
+                problems.append(
+                    "axled: error: the host name \(UntrustedText.quoted(vehicle)), the default vehicle id, \(why); "
+                        + "give --vehicle-id or vehicle-id in the configuration file")
+            } else {
+                problems.append(problem("vehicle-id", why))
+            }
+        }
+        let prefix = topicPrefix.hasSuffix("/") ? String(topicPrefix.dropLast()) : topicPrefix
+        if let why = UplinkTopics.prefixProblem(prefix) { problems.append(problem("topic-prefix", why)) }
+        if let dataDirectory, dataDirectory.isEmpty {
+            problems.append(problem("data-dir", "is empty: give the folder that holds outbox.db"))
+        }
+        let level = LogLevel(name: logLevel)
+        if level == nil { problems.append(problem("log-level", "is not a log level: give error, warning, notice, info or debug")) }
+        let format = Self.payloadFormat(payloadFormat)
+        if format == nil {
+            problems.append(problem("payload-format", "is not a payload format: give protobuf-zstd, protobuf or json"))
+        }
+        if !["5", "3.1.1"].contains(mqttVersion) {
+            problems.append(problem("version", "is not an MQTT version: give \"5\" or \"3.1.1\""))
+        }
+        if let clientID, clientID.isEmpty || clientID.utf8.count > 65535 || UntrustedText.printable(clientID) != clientID {
+            problems.append(problem("client-id", "is not usable as an MQTT client id: give 1 to 65535 bytes without control characters"))
+        }
+        for (bus, interface) in can.sorted(by: { $0.key < $1.key }) where !Self.isInterfaceName(interface) {
+            problems.append(problem("can.\(bus)", "is not a network interface name: give 1 to 15 bytes without '/', ':', spaces or control characters, such as \"can0\""))
+        }
+
+        var address: (host: String, port: Int, tls: Bool)?
+        do {
+            address = try MQTTConfiguration.brokerAddress(broker)
+        } catch {
+            problems.append(problem("broker", "is not a broker address: \(Self.brokerAddressReason(error, url: broker)); give mqtt://host:1883 or mqtts://host:8883 (port 1 to 65535)"))
+        }
+        if let keepAliveSeconds, !(5...65535).contains(keepAliveSeconds) {
+            problems.append(problem("keepalive", "is outside what MQTT allows: give 5s to 65535s (about 18h)"))
+        }
+        if let maximumInflight, !(1...65535).contains(maximumInflight) {
+            problems.append(problem("max-inflight", "is outside 1 to 65535: it counts the publishes that may wait for an acknowledgement at once (default 20)"))
+        }
+        if let reconnectBase, !(reconnectBase > 0 && reconnectBase <= 3600) {
+            problems.append(problem("reconnect-base", "must be a duration above 0 and at most 1h (default 0.5s): the first reconnect waits up to this long"))
+        }
+        if let reconnectCap, !(reconnectCap > 0 && reconnectCap <= 86_400) {
+            problems.append(problem("reconnect-cap", "must be a duration above 0 and at most 1d (default 30s): no reconnect waits longer"))
+        } else if let reconnectCap, reconnectCap < (reconnectBase ?? BackoffPolicy().baseSeconds) {
+            problems.append(problem("reconnect-cap", "is shorter than reconnect-base (\(reconnectBase ?? BackoffPolicy().baseSeconds) s): the cap must be at least the base"))
+        }
+        if let outboxCapBytes, outboxCapBytes < OutboxConfiguration.minimumCapBytes {
+            let flagHint = sources["cap"]?.isFlag == true ? " (1 with --outbox-cap, which counts MiB)" : ""
+            problems.append(problem("cap", "is below the smallest outbox, \(OutboxConfiguration.minimumCapBytes >> 10) KiB\(flagHint), which holds the schema and a few records; the default is \(AgentConfiguration.defaultOutboxCapBytes >> 20) MiB"))
+        }
+        if let telemetryBatchSeconds, !(telemetryBatchSeconds > 0 && telemetryBatchSeconds <= 3600) {
+            problems.append(problem("telemetry-batch", "must be a duration above 0 and at most 1h (default 5s): the telemetry one record holds"))
+        }
+        if let controlSocket, controlSocket.isEmpty || controlSocket.utf8.count > 107 {
+            // sun_path holds 108 bytes including the terminating NUL.
+            problems.append(problem("socket", "is not usable as a Unix socket path: give 1 to 107 bytes"))
+        }
+        if controlGroup.isEmpty {
+            problems.append(problem("group", "is empty: give the group allowed read-only requests, such as \"axle\""))
+        }
+        if !(commands.maximumLifetimeSeconds > 0) {
+            problems.append(problem("max-lifetime", "must be longer than 0 (default 5m): the furthest a command's expires_at may lie ahead"))
+        }
+        if !(commands.ratePerSecond > 0 && commands.ratePerSecond.isFinite) {
+            problems.append(problem("rate-limit", "must be above 0 (commands per second, default 2)"))
+        }
+        if commands.burst < 1 { problems.append(problem("burst", "must be at least 1 (commands at once, default 10)")) }
+        for keyID in commands.revokedKeyIDs where keyID.isEmpty || UntrustedText.printable(keyID) != keyID {
+            problems.append(problem("revoked-keys", "holds \(UntrustedText.quoted(keyID)), which is not a key id: give ids as 'axle-fleet keygen' prints them"))
+        }
+        for file in commands.trustKeyFiles {
+            // Read here as well as when the command service starts, so that a missing, unreadable or loose key file
+            // is reported at the place that names it, before anything else starts.
+            do {
+                _ = try CommandPublicKey(contentsOfFile: file)
+            } catch {
+                problems.append(problem("trust-keys:\(file)", "cannot be used as a trust key: \(UntrustedText.printable(error.description))"))
+            }
+        }
+
+        for (key, file) in [("ca-file", caFile), ("cert-file", certFile), ("key-file", keyFile)] {
+            // Checked here so that the message names the setting; the MQTT client would only name the file.
+            if let file, access(file, R_OK) != 0 {
+                problems.append(problem(key, "cannot be read: \(String(cString: strerror(errno))) (check the path and its permissions)"))
+            }
+        }
+        if let address, address.tls, caFile == nil {
+            problems.append(problem("broker", "uses TLS and needs a CA file (--ca-file or ca-file in [mqtt]): the CA that signed the broker's certificate"))
+        }
+        if (certFile == nil) != (keyFile == nil) {
+            problems.append(problem(certFile == nil ? "key-file" : "cert-file", "needs its partner: a client certificate and its key go together (cert-file and key-file, or neither)"))
+        }
+        if !problems.isEmpty { throw AgentConfigurationError(problems.joined(separator: "\n")) }
+
         guard let profilePath = profile else {
-            throw AgentConfigurationError("no firmware profile: give --profile DIR or 'profile = \"DIR\"' in the configuration file")
+            throw AgentConfigurationError("axled: error: no firmware profile: give --profile DIR or 'profile = \"DIR\"' in the configuration file")
         }
         let loaded: FirmwareProfile
         do {
             loaded = try ProfileLoader.load(directory: profilePath)
         } catch {
-            throw AgentConfigurationError("the firmware profile \(profilePath) is not valid (run 'axle profile validate \(profilePath)'):\n\(error)")
+            throw AgentConfigurationError(problem("profile", "is not a usable firmware profile (run 'axle profile validate \(profilePath)'):\n\(error)"))
         }
-        guard let level = LogLevel(name: logLevel) else {
-            throw AgentConfigurationError("log level takes error, warning, notice, info or debug, not '\(logLevel)'")
-        }
-        guard let format = Self.payloadFormat(payloadFormat) else {
-            throw AgentConfigurationError("payload format takes protobuf-zstd, protobuf or json, not '\(payloadFormat)'")
-        }
-        guard ["5", "3.1.1"].contains(mqttVersion) else {
-            throw AgentConfigurationError("MQTT version takes 5 or 3.1.1, not '\(mqttVersion)'")
-        }
-        for bus in can.keys where loaded.bus(named: bus) == nil {
-            throw AgentConfigurationError("--can \(bus)=…: the profile \(loaded.name) has no bus '\(bus)'; its buses: \(loaded.buses.map(\.name).joined(separator: ", "))")
+        for bus in can.keys.sorted() where loaded.bus(named: bus) == nil {
+            let known = loaded.buses.map(\.name).joined(separator: ", ")
+            problems.append(problem("can.\(bus)", "names a bus the profile \(loaded.name) does not have; its buses: \(known)"))
         }
         if source == .socketCAN {
             let unmapped = loaded.buses.map(\.name).filter { can[$0] == nil }
             if !unmapped.isEmpty {
-                throw AgentConfigurationError("no CAN interface for the bus\(unmapped.count > 1 ? "es" : "") \(unmapped.joined(separator: ", ")) of \(loaded.name): give --can \(unmapped[0])=can0 (or [can] in the configuration file), or run --simulate SCENARIO / --replay FILE")
+                problems.append("axled: error: no CAN interface for the bus\(unmapped.count > 1 ? "es" : "") \(unmapped.joined(separator: ", ")) of \(loaded.name): give --can \(unmapped[0])=can0 (or [can] in the configuration file), or run --simulate SCENARIO / --replay FILE")
             }
+        }
+        if !problems.isEmpty { throw AgentConfigurationError(problems.joined(separator: "\n")) }
+        guard let address, let level, let format else {
+            throw AgentConfigurationError("axled: error: a setting was refused without a message (a bug)")
         }
 
-        let address: (host: String, port: Int, tls: Bool)
-        do {
-            address = try MQTTConfiguration.brokerAddress(broker)
-        } catch {
-            throw AgentConfigurationError("\(error)")
-        }
-        let vehicle = vehicleID ?? Self.hostName()
         var mqtt = MQTTConfiguration(host: address.host, port: address.port, clientID: clientID ?? "axled-\(vehicle)")
         mqtt.protocolVersion = mqttVersion == "5" ? .v5 : .v311
-        if address.tls {
-            guard let caFile else {
-                throw AgentConfigurationError("mqtts:// needs a CA file (--ca-file or ca-file in [mqtt]), the CA that signed the broker's certificate")
-            }
+        if address.tls, let caFile {
             mqtt.tls = TLSSettings(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
-        }
-        if (certFile == nil) != (keyFile == nil) {
-            throw AgentConfigurationError("a client certificate and its key go together (cert-file and key-file)")
         }
         if let keepAliveSeconds { mqtt.keepAliveSeconds = keepAliveSeconds }
         if let maximumInflight { mqtt.maximumInflight = maximumInflight }
@@ -192,6 +323,24 @@ public struct AgentSettings: Sendable {
             topicPrefix: topicPrefix, uplink: uplink, payloadFormat: format, exitWhenDrained: exitWhenDrained,
             logLevel: level, controlSocketPath: controlSocket ?? Self.defaultControlSocket(),
             controlSocketGroup: controlGroup, commands: commands)
+    }
+
+    /// What is wrong with the broker address `url`, without the address itself (the message shows it, escaped and
+    /// cut short) and without MQTTConfiguration's example (the message gives its own).
+    static func brokerAddressReason(_ error: any Error, url: String) -> String {
+        var reason = Substring("\(error)")
+        let prefix = "broker address '\(url)': "
+        let suffix = " (expected mqtt://host:1883 or mqtts://host:8883)"
+        if reason.hasPrefix(prefix) { reason = reason.dropFirst(prefix.count) }
+        if reason.hasSuffix(suffix) { reason = reason.dropLast(suffix.count) }
+        // The reason may quote part of the address (a port of a million digits): cut it short as well.
+        return UntrustedText.printable(reason.count > 120 ? reason.prefix(120) + "…" : reason)
+    }
+
+    /// 1-15 bytes (IFNAMSIZ less the NUL) without the characters Linux refuses in interface names.
+    static func isInterfaceName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 15 && name != "." && name != ".."
+            && !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) && UntrustedText.printable(name) == name
     }
 
     public static func payloadFormat(_ text: String) -> PayloadFormat? {
@@ -226,5 +375,29 @@ public struct AgentSettings: Sendable {
         gethostname(&buffer, buffer.count - 1)
         let name = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
         return name.isEmpty ? "vehicle" : name
+    }
+}
+
+/// Where one setting was given and how it was written there.
+public struct SettingSource: Sendable, Equatable {
+    /// `path:line` in a configuration file, or the flag (`--max-inflight`).
+    public var place: String
+    /// How the setting is named there: `[mqtt] max-inflight`, `vehicle-id`, `--max-inflight`.
+    public var name: String
+    /// The value as written: strings quoted and escaped, cut after 64 characters (UntrustedText.quoted).
+    public var written: String
+
+    public init(place: String, name: String, written: String) {
+        self.place = place
+        self.name = name
+        self.written = written
+    }
+
+    public var isFlag: Bool { place.hasPrefix("--") }
+
+    /// `path:line: error: [mqtt] max-inflight = -5 is outside …`, or `--max-inflight: error: --max-inflight -5 is
+    /// outside …`: the place first, as compilers write it, so that editors can jump there; `why` says what is allowed.
+    public func message(_ why: String) -> String {
+        isFlag ? "\(place): error: \(name) \(written) \(why)" : "\(place): error: \(name) = \(written) \(why)"
     }
 }

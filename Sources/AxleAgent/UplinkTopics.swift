@@ -1,3 +1,5 @@
+import AxleBase
+
 /// The MQTT topics of one vehicle: `{prefix}/{vehicle}/{kind}` (docs/mqtt.md lists them with their payloads).
 public struct UplinkTopics: Sendable, Equatable {
     public var prefix: String
@@ -6,14 +8,40 @@ public struct UplinkTopics: Sendable, Equatable {
     /// `prefix` such as "axle/v1" (no trailing slash); `vehicleID` must be a single topic level.
     public init(prefix: String = "axle/v1", vehicleID: String) throws(AgentConfigurationError) {
         let prefix = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
-        if prefix.isEmpty || prefix.contains(where: { "+#".contains($0) }) || prefix.hasPrefix("/") {
-            throw AgentConfigurationError("topic prefix '\(prefix)' is not usable: give levels such as 'axle/v1', with no '+', '#' or leading '/'")
+        if let why = Self.prefixProblem(prefix) {
+            throw AgentConfigurationError("topic prefix \(UntrustedText.quoted(prefix)) \(why)")
         }
-        if vehicleID.isEmpty || vehicleID.contains(where: { "/+#".contains($0) }) || vehicleID.utf8.count > 128 {
-            throw AgentConfigurationError("vehicle id '\(vehicleID)' is not usable in a topic: give 1-128 characters without '/', '+' or '#'")
+        if let why = Self.vehicleIDProblem(vehicleID) {
+            throw AgentConfigurationError("vehicle id \(UntrustedText.quoted(vehicleID)) \(why)")
         }
         self.prefix = prefix
         self.vehicleID = vehicleID
+    }
+
+    /// Longest vehicle id, in UTF-8 bytes: a VIN is 17; the limit keeps every topic well inside MQTT's.
+    public static let maximumVehicleIDBytes = 128
+
+    /// Why `vehicleID` cannot be the vehicle's topic level (said after the value), or nil when it can.
+    public static func vehicleIDProblem(_ vehicleID: String) -> String? {
+        if vehicleID.isEmpty || vehicleID.utf8.count > maximumVehicleIDBytes
+            || vehicleID.contains(where: { "/+#".contains($0) }) || UntrustedText.printable(vehicleID) != vehicleID
+        {
+            // Control characters would reach every log line and topic; '/', '+' and '#' change what a topic means.
+            return "is not usable as one MQTT topic level: give 1 to \(maximumVehicleIDBytes) bytes without '/', '+', "
+                + "'#' or control characters, such as the VIN"
+        }
+        return nil
+    }
+
+    /// Why `prefix` (without a trailing '/') cannot begin the vehicle's topics (said after the value), or nil.
+    public static func prefixProblem(_ prefix: String) -> String? {
+        if prefix.isEmpty || prefix.contains(where: { "+#".contains($0) }) || prefix.hasPrefix("/") || prefix.utf8.count > 256
+            || UntrustedText.printable(prefix) != prefix
+        {
+            return "is not usable as a topic prefix: give up to 256 bytes of topic levels such as 'axle/v1', with no "
+                + "'+', '#', control characters or leading '/'"
+        }
+        return nil
     }
 
     public var base: String { "\(prefix)/\(vehicleID)" }

@@ -135,14 +135,14 @@ public struct CommandRequest: Sendable, Equatable {
         func string(_ key: String) throws(CommandFormatError) -> String {
             guard let value = fields[key] else { throw CommandFormatError("the body has no \"\(key)\"") }
             guard let text = value.stringValue, !text.isEmpty else {
-                throw CommandFormatError("the body's \"\(key)\" must be a non-empty string, not \(value.rendered())")
+                throw CommandFormatError("the body's \"\(key)\" must be a non-empty string, not \(value.shownInMessage)")
             }
             return text
         }
         func integer(_ key: String) throws(CommandFormatError) -> Int128 {
             guard let value = fields[key] else { throw CommandFormatError("the body has no \"\(key)\"") }
             guard case .integer(let number) = value else {
-                throw CommandFormatError("the body's \"\(key)\" must be a whole number, not \(value.rendered())")
+                throw CommandFormatError("the body's \"\(key)\" must be a whole number in range, not \(value.shownInMessage)")
             }
             return number
         }

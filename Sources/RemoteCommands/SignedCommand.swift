@@ -55,7 +55,8 @@ public struct SignedCommand: Sendable, Equatable {
         guard let version = fields["v"] else { throw CommandFormatError("the envelope has no \"v\" (format version)") }
         guard case .integer(let number) = version, number == Int128(Self.version) else {
             throw CommandFormatError(
-                "the envelope's format version is \(version.rendered()); this agent reads version \(Self.version)")
+                "the envelope's format version is \(version.shownInMessage)"
+                    + "\(version.isWholeNumberInRange ? "" : ", not a whole number in range"); this agent reads version \(Self.version)")
         }
         guard let keyID = fields["key"]?.stringValue, !keyID.isEmpty else {
             throw CommandFormatError("the envelope has no \"key\" string naming the signing key")

@@ -131,7 +131,9 @@ struct AxledCommand: ParsableCommand {
         do {
             configuration = try makeSettings().resolve()
         } catch {
-            AgentLog(level: .error)(.error, "axled", error.description)
+            // One log record per problem: every refused setting is reported, each with its own place.
+            let log = AgentLog(level: .error)
+            for line in error.description.split(separator: "\n") { log(.error, "axled", String(line)) }
             throw ExitCode(1)
         }
         let status = Agent.run(configuration)
@@ -146,40 +148,110 @@ struct AxledCommand: ParsableCommand {
         } else if access(AgentSettings.defaultConfigPath, F_OK) == 0 {
             try settings.apply(configFile: AgentSettings.defaultConfigPath)
         }
-        if let profile { settings.profile = profile.hasSuffix("/") ? String(profile.dropLast()) : profile }
-        if let vehicleID { settings.vehicleID = vehicleID }
-        if let broker { settings.broker = broker }
-        if let dataDirectory { settings.dataDirectory = dataDirectory }
-        for mapping in can { if let (bus, interface) = Self.busMapping(mapping) { settings.can[bus] = interface } }
+        // Each flag is noted with its value, so that a refused one is reported by the flag's name.
+        func text(_ value: String) -> String { UntrustedText.quoted(value) }
+        if let profile {
+            settings.profile = profile.hasSuffix("/") ? String(profile.dropLast()) : profile
+            settings.noteFlag("--profile", for: "profile", written: text(profile))
+        }
+        if let vehicleID {
+            settings.vehicleID = vehicleID
+            settings.noteFlag("--vehicle-id", for: "vehicle-id", written: text(vehicleID))
+        }
+        if let broker {
+            settings.broker = broker
+            settings.noteFlag("--broker", for: "broker", written: text(broker))
+        }
+        if let dataDirectory {
+            settings.dataDirectory = dataDirectory
+            settings.noteFlag("--data-dir", for: "data-dir", written: text(dataDirectory))
+        }
+        for mapping in can {
+            if let (bus, interface) = Self.busMapping(mapping) {
+                settings.can[bus] = interface
+                settings.noteFlag("--can", for: "can.\(bus)", written: text(mapping))
+            }
+        }
         if let replay {
             settings.source = .replay(path: replay, speed: Self.speed(replaySpeed).factor)
         } else if let simulate {
             settings.source = .simulate(scenario: simulate, speed: Self.speed(simulateSpeed).factor, duration: simulateDuration)
         }
         if exitWhenDrained { settings.exitWhenDrained = true }
-        settings.commands.trustKeyFiles += trustKeys
-        settings.commands.revokedKeyIDs += revokedKeys
-        if let commandRateLimit {
-            guard commandRateLimit > 0 else { throw AgentConfigurationError("--command-rate-limit must be above 0") }
-            settings.commands.ratePerSecond = commandRateLimit
-            settings.commands.burst = max(settings.commands.burst, Int(commandRateLimit.rounded(.up)))
+        for file in trustKeys {
+            settings.commands.trustKeyFiles.append(file)
+            settings.noteFlag("--trust-key", for: "trust-keys:\(file)", written: text(file))
         }
-        if let controlSocket { settings.controlSocket = controlSocket }
-        if let topicPrefix { settings.topicPrefix = topicPrefix }
-        if let mqttVersion { settings.mqttVersion = mqttVersion }
-        if let caFile { settings.caFile = caFile }
-        if let certFile { settings.certFile = certFile }
-        if let keyFile { settings.keyFile = keyFile }
-        if let clientID { settings.clientID = clientID }
-        if let outboxCapMiB { settings.outboxCapBytes = outboxCapMiB << 20 }
-        if let telemetryBatchSeconds { settings.telemetryBatchSeconds = telemetryBatchSeconds }
-        if let maximumInflight { settings.maximumInflight = maximumInflight }
-        if let reconnectBase { settings.reconnectBase = reconnectBase }
-        if let reconnectCap { settings.reconnectCap = reconnectCap }
+        if !revokedKeys.isEmpty {
+            settings.commands.revokedKeyIDs += revokedKeys
+            settings.noteFlag("--revoked-key", for: "revoked-keys", written: text(revokedKeys.joined(separator: " ")))
+        }
+        if let commandRateLimit {
+            settings.commands.ratePerSecond = commandRateLimit
+            if commandRateLimit > 0, commandRateLimit < 1e9 {
+                settings.commands.burst = max(settings.commands.burst, Int(commandRateLimit.rounded(.up)))
+            }
+            settings.noteFlag("--command-rate-limit", for: "rate-limit", written: "\(commandRateLimit)")
+        }
+        if let controlSocket {
+            settings.controlSocket = controlSocket
+            settings.noteFlag("--control-socket", for: "socket", written: text(controlSocket))
+        }
+        if let topicPrefix {
+            settings.topicPrefix = topicPrefix
+            settings.noteFlag("--topic-prefix", for: "topic-prefix", written: text(topicPrefix))
+        }
+        if let mqttVersion {
+            settings.mqttVersion = mqttVersion
+            settings.noteFlag("--mqtt-version", for: "version", written: text(mqttVersion))
+        }
+        if let caFile {
+            settings.caFile = caFile
+            settings.noteFlag("--ca-file", for: "ca-file", written: text(caFile))
+        }
+        if let certFile {
+            settings.certFile = certFile
+            settings.noteFlag("--cert-file", for: "cert-file", written: text(certFile))
+        }
+        if let keyFile {
+            settings.keyFile = keyFile
+            settings.noteFlag("--key-file", for: "key-file", written: text(keyFile))
+        }
+        if let clientID {
+            settings.clientID = clientID
+            settings.noteFlag("--client-id", for: "client-id", written: text(clientID))
+        }
+        if let outboxCapMiB {
+            // MiB to bytes without overflow: a cap past what Int64 holds is as good as no cap, and is kept huge.
+            settings.outboxCapBytes = outboxCapMiB > Int64.max >> 20 ? Int64.max : outboxCapMiB << 20
+            settings.noteFlag("--outbox-cap", for: "cap", written: "\(outboxCapMiB)")
+        }
+        if let telemetryBatchSeconds {
+            settings.telemetryBatchSeconds = telemetryBatchSeconds
+            settings.noteFlag("--telemetry-batch", for: "telemetry-batch", written: "\(telemetryBatchSeconds)")
+        }
+        if let maximumInflight {
+            settings.maximumInflight = maximumInflight
+            settings.noteFlag("--max-inflight", for: "max-inflight", written: "\(maximumInflight)")
+        }
+        if let reconnectBase {
+            settings.reconnectBase = reconnectBase
+            settings.noteFlag("--reconnect-base", for: "reconnect-base", written: "\(reconnectBase)")
+        }
+        if let reconnectCap {
+            settings.reconnectCap = reconnectCap
+            settings.noteFlag("--reconnect-cap", for: "reconnect-cap", written: "\(reconnectCap)")
+        }
         if metered { settings.metered = true }
         if awsIoT { settings.awsIoT = true }
-        if let payloadFormat { settings.payloadFormat = payloadFormat }
-        if let logLevel { settings.logLevel = logLevel }
+        if let payloadFormat {
+            settings.payloadFormat = payloadFormat
+            settings.noteFlag("--payload-format", for: "payload-format", written: text(payloadFormat))
+        }
+        if let logLevel {
+            settings.logLevel = logLevel
+            settings.noteFlag("--log-level", for: "log-level", written: text(logLevel))
+        }
         return settings
     }
 
