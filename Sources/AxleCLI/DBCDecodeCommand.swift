@@ -18,6 +18,9 @@ struct DBCDecodeCommand: ParsableCommand {
             error, skipped and counted; --strict stops at the first one.
 
             --format jsonl (or --json) prints one JSON object per input frame, in input order (see docs/dbc.md).
+
+            A value that is not a reading (J1939 "not available" or "error", or outside the DBC's [min|max]) is \
+            marked: [not available] or [error] in the table, "availability" in JSON lines; its raw value is kept.
             """
     )
 
@@ -151,7 +154,8 @@ struct DecodePrinter {
         interfaceColumn = Array((Self.pad(name, 6) + " ").utf8)
     }
 
-    /// `{"t": …, "bus": …, "id": …, "ext": …, "fd": …, "msg": …, "sig": {…}, "err": …}`, keys in that order.
+    /// `{"t": …, "bus": …, "id": …, "ext": …, "fd": …, "msg": …, "sig": {…}, "err": …}`, keys in that order; a
+    /// signal is `{"raw": …, "value": …, "label": …, "availability": …}`, the last only when the value is not a reading.
     private func writeJSON(_ frame: CANFrame, decoderIndex: Int?, result: DecodedFrame, to output: inout OutputBuffer) {
         output.append("{\"t\": ")
         output.append(frame.timestamp)
@@ -187,6 +191,12 @@ struct DecodePrinter {
                 if signal.labels >= 0, let label = texts.label(decoded, signal) {
                     output.append(", \"label\": ")
                     output.append(pool[label.json])
+                }
+                // Only values that are not readings carry the key, so valid values print exactly as before.
+                switch decoded.availability {
+                case .valid: break
+                case .notAvailable: output.append(", \"availability\": \"not_available\"")
+                case .error: output.append(", \"availability\": \"error\"")
                 }
                 output.append("}")
             }
@@ -316,6 +326,11 @@ struct DecodePrinter {
                     output.append(" (")
                     output.append(pool[label.plain])
                     output.append(")")
+                }
+                switch decoded.availability {
+                case .valid: break
+                case .notAvailable: output.append(" [not available]")
+                case .error: output.append(" [error]")
                 }
                 output.append("\n")
             }

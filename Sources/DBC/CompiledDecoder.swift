@@ -54,7 +54,8 @@ public struct CompiledDecoder: Sendable {
                 }
                 signals.append(CompiledSignal(
                     signal, databaseMessage: databaseIndex, databaseSignal: index, switchSlot: slot,
-                    isReported: chosen.contains(index)))
+                    isReported: chosen.contains(index),
+                    hasJ1939Indicators: message.isJ1939 && !J1939.isProprietary(pgn: message.pgn)))
             }
             let compiledIndex = Int32(messages.count)
             messages.append(CompiledMessage(
@@ -185,7 +186,9 @@ public struct CompiledDecoder: Sendable {
             let plan = all[position]
             guard Int(plan.requiredBytes) <= length, plan.isReported else { continue }
             let raw = plan.extractRaw(from: data)
-            out[produced] = DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: plan.physicalValue(raw))
+            let value = plan.physicalValue(raw)
+            out[produced] = DecodedSignal(
+                signalIndex: Int32(position), rawBits: raw, value: value, availability: plan.availability(raw: raw, value: value))
             produced += 1
         }
         return produced
@@ -216,7 +219,9 @@ public struct CompiledDecoder: Sendable {
             let raw = plan.extractRaw(from: data)
             slots[slot] = raw
             if plan.isReported {
-                out[produced] = DecodedSignal(signalIndex: Int32(position), rawBits: raw, value: plan.physicalValue(raw))
+                let value = plan.physicalValue(raw)
+                out[produced] = DecodedSignal(
+                    signalIndex: Int32(position), rawBits: raw, value: value, availability: plan.availability(raw: raw, value: value))
                 produced += 1
             }
         }
@@ -281,18 +286,59 @@ public struct CompiledMessage: Sendable {
     public let hasMultiplexing: Bool
 }
 
-/// One decoded signal: which one, its raw bits, and its physical value as a double.
+/// Whether a decoded value is a reading (docs/dbc.md, "Values that are not readings").
+public enum SignalAvailability: UInt8, Sendable, Equatable {
+    /// A reading.
+    case valid
+    /// The sender says it has no value (J1939's "not available"), or the value lies outside the DBC's range.
+    case notAvailable
+    /// The sender signals a fault in place of a value (J1939's "error indicator").
+    case error
+
+    /// As JSON and the control socket spell it: `valid`, `not_available`, `error`.
+    public var name: String {
+        switch self {
+        case .valid: "valid"
+        case .notAvailable: "not_available"
+        case .error: "error"
+        }
+    }
+
+    /// As people read it: `not available`, `error` (and `valid`).
+    public var text: String {
+        switch self {
+        case .valid: "valid"
+        case .notAvailable: "not available"
+        case .error: "error"
+        }
+    }
+
+    /// The availability `name` spells, if any.
+    public init?(name: String) {
+        switch name {
+        case "valid": self = .valid
+        case "not_available": self = .notAvailable
+        case "error": self = .error
+        default: return nil
+        }
+    }
+}
+
+/// One decoded signal: which one, its raw bits, its physical value as a double, and whether that is a reading.
 public struct DecodedSignal: Sendable, Equatable {
     /// Index in `CompiledDecoder.signals`.
     public var signalIndex: Int32
+    /// Whether `value` is a reading; raw bits and value are kept either way.
+    public var availability: SignalAvailability
     /// The raw value's bits: two's complement (sign-extended to 64 bits) for signed integers, IEEE bits for floats.
     public var rawBits: UInt64
     /// `raw × factor + offset`, in double precision.
     public var value: Double
 
     @inlinable
-    public init(signalIndex: Int32, rawBits: UInt64, value: Double) {
+    public init(signalIndex: Int32, rawBits: UInt64, value: Double, availability: SignalAvailability = .valid) {
         self.signalIndex = signalIndex
+        self.availability = availability
         self.rawBits = rawBits
         self.value = value
     }

@@ -23,13 +23,30 @@ public struct CompiledSignal: Sendable {
     /// False for switches compiled only because a chosen signal depends on them.
     public var isReported: Bool { plan.isReported }
 
-    init(_ signal: DBCSignal, databaseMessage: Int, databaseSignal: Int, switchSlot: Int32, isReported: Bool) {
+    init(
+        _ signal: DBCSignal, databaseMessage: Int, databaseSignal: Int, switchSlot: Int32, isReported: Bool,
+        hasJ1939Indicators: Bool = false
+    ) {
         self.databaseMessage = databaseMessage
         self.databaseSignal = databaseSignal
         self.name = signal.name
         self.hasLabels = !signal.valueLabels.isEmpty
         self.switchValues = signal.multiplexing.multiplexerValues
-        self.plan = SignalPlan(signal, switchSlot: switchSlot, isReported: isReported)
+        self.plan = SignalPlan(signal, switchSlot: switchSlot, isReported: isReported, hasJ1939Indicators: hasJ1939Indicators)
+    }
+
+    /// Whether a raw value (and its physical value) is a reading: see `SignalPlan.availability`.
+    public func availability(raw: UInt64, value: Double) -> SignalAvailability { plan.availability(raw: raw, value: value) }
+
+    /// Raw values from `indicators.lowerBound` on are J1939 indicators, not readings: error indicators up to
+    /// `notAvailableFrom`, "not available" from there. Nil when the signal has none.
+    public var j1939Indicators: (errorFrom: UInt64, notAvailableFrom: UInt64)? {
+        plan.indicatorSpan == 0 ? nil : (plan.errorFrom, plan.notAvailableFrom)
+    }
+
+    /// Physical values outside this range are not readings; nil when the DBC gives no range (minimum ≥ maximum).
+    public var readingRange: ClosedRange<Double>? {
+        plan.lowestReading == -.infinity && plan.highestReading == .infinity ? nil : plan.lowestReading...plan.highestReading
     }
 
     /// The raw value as a number: integers exactly, floats as doubles.
@@ -89,7 +106,19 @@ public struct SignalPlan: Sendable {
     /// A signed integer narrower than 64 bits: its sign bit is extended.
     @usableFromInline let signExtends: Bool
 
-    init(_ signal: DBCSignal, switchSlot: Int32, isReported: Bool) {
+    // Values that are not readings (`availability`), decided by comparing the raw and physical values with these
+    // bounds, fixed when compiling. J1939-71 reserves the top of an unsigned parameter's raw range: raw values in
+    // errorFrom ..< errorFrom + indicatorSpan are indicators (0 span: the signal has none), error indicators below
+    // `notAvailableFrom` and "not available" from it.
+    @usableFromInline let errorFrom: UInt64
+    @usableFromInline let notAvailableFrom: UInt64
+    @usableFromInline let indicatorSpan: UInt64
+    /// The DBC's [minimum|maximum] widened by half a raw step (DBC files print limits rounded: J1939's 250.99609375
+    /// km/h appears as 250.996), or ±infinity when the DBC gives no range (minimum ≥ maximum, such as [0|0]).
+    @usableFromInline let lowestReading: Double
+    @usableFromInline let highestReading: Double
+
+    init(_ signal: DBCSignal, switchSlot: Int32, isReported: Bool, hasJ1939Indicators: Bool = false) {
         self.valueType = signal.valueType
         self.isSigned = signal.isSigned
         self.bitLength = Int16(signal.length)
@@ -116,6 +145,27 @@ public struct SignalPlan: Sendable {
         }
 
         integerInDouble = signal.valueType == .integer && (scaling == .identity || scaling == .linear || productIsExactInDouble)
+
+        // SAE J1939-71: 1-, 2- and 4-byte parameters have their error indicators at 0xFE, 0xFExx, 0xFExxxxxx and
+        // "not available" at 0xFF, 0xFFxx, 0xFFxxxxxx; 2-bit states are 10 (error) and 11 (not available). Other
+        // lengths (counters, 3- and 4-bit fields) are left to the DBC range.
+        if hasJ1939Indicators, signal.valueType == .integer, !signal.isSigned, signal.length == 2 {
+            (errorFrom, notAvailableFrom, indicatorSpan) = (0b10, 0b11, 2)
+        } else if hasJ1939Indicators, signal.valueType == .integer, !signal.isSigned, [8, 16, 32].contains(signal.length) {
+            // The top byte decides: 0xFE error, 0xFF not available, whatever the bytes below it hold.
+            let lowBits = UInt64(signal.length - 8)
+            (errorFrom, notAvailableFrom, indicatorSpan) = (0xFE << lowBits, 0xFF << lowBits, 2 << lowBits)
+        } else {
+            (errorFrom, notAvailableFrom, indicatorSpan) = (0, 0, 0)
+        }
+        if signal.minimum < signal.maximum {
+            let halfStep = signal.valueType == .integer ? abs(signal.factor) / 2 : 0
+            lowestReading = signal.minimum - halfStep
+            highestReading = signal.maximum + halfStep
+        } else {
+            lowestReading = -.infinity
+            highestReading = .infinity
+        }
         switch signal.byteOrder {
         case .littleEndian:
             windowByte = signal.startBit / 8
@@ -183,6 +233,16 @@ public struct SignalPlan: Sendable {
             // Small enough that the double product is exact: the same result as the exact integer path, faster.
             return productIsExactInDouble ? rawValue * factor + offset : exactProductPlusOffset(raw)
         }
+    }
+
+    /// Whether a value is a reading: J1939 indicators by raw value, then the DBC range by physical value (a NaN is
+    /// left to the reader). Two or three comparisons; nothing here depends on the frame but the value.
+    @inlinable
+    @inline(__always)
+    func availability(raw: UInt64, value: Double) -> SignalAvailability {
+        // Wrapping subtraction: raw values below `errorFrom` become huge, so one comparison checks the whole band.
+        if raw &- errorFrom < indicatorSpan { return raw >= notAvailableFrom ? .notAvailable : .error }
+        return value < lowestReading || value > highestReading ? .notAvailable : .valid
     }
 
     @usableFromInline

@@ -297,4 +297,12 @@ public enum J1939 {
         let pduFormat = (pgn >> 8) & 0xFF
         return pduFormat < 240 ? pgn & 0x3FF00 : pgn
     }
+
+    /// Proprietary parameter groups (J1939-21: A 61184, A2 126720, B 65280-65535 and their data-page-1 twins): the
+    /// manufacturer defines their content, so J1939-71's "error" and "not available" ranges do not apply.
+    @inlinable
+    public static func isProprietary(pgn: UInt32) -> Bool {
+        let pageless = pgn & 0xFFFF
+        return pageless == 0xEF00 || pageless >= 0xFF00
+    }
 }

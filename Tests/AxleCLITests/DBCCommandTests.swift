@@ -1,3 +1,4 @@
+import AxleBase
 import AxleTestSupport
 import Testing
 
@@ -102,6 +103,18 @@ struct DBCCommandTests {
         #expect(decoded.stdout.contains(#""Gear": {"raw": 3, "value": 3, "label": "D"}"#))
     }
 
+    @Test("encode --json gives the message, id, flags, data and the candump line")
+    func encodeJSON() throws {
+        let encoded = try AxleProcess.run(["dbc", "encode", "--dbc", dbc, "--json", "VehicleMotion", "VehicleSpeed=88.5", "Gear=D"])
+        #expect(encoded.status == 0, "\(encoded.stderr)")
+        let object = try JSONValue.parse(encoded.stdout)
+        #expect(object["msg"]?.stringValue == "VehicleMotion")
+        #expect(object["id"]?.intValue == 0x101)
+        #expect(object["ext"]?.boolValue == false && object["fd"]?.boolValue == false)
+        #expect(object["data"]?.stringValue == "2292030000000000")
+        #expect(object["candump"]?.stringValue?.hasSuffix(" can0 101#2292030000000000") == true, "\(encoded.stdout)")
+    }
+
     @Test("encode rejects out-of-range values and unknown signals with the valid choices")
     func encodeErrors() throws {
         let range = try AxleProcess.run(["dbc", "encode", "--dbc", dbc, "VehicleMotion", "VehicleSpeed=900"])
@@ -110,5 +123,31 @@ struct DBCCommandTests {
         let unknown = try AxleProcess.run(["dbc", "encode", "--dbc", dbc, "VehicleMotion", "Speed=1"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("has no signal Speed (known: VehicleSpeed, Gear, Odometer, LongitudinalAccel)"))
+    }
+
+    @Test("decode marks values that are not readings, on the real truck recording, and keeps their raw values")
+    func notReadings() throws {
+        let truckDBC = AxleProcess.packageRoot + "/Firmware-Profiles/fleet-truck-j1939/fleet_truck_j1939.dbc"
+        let recording = AxleProcess.packageRoot + "/Tests/Resources/css-electronics/truck-idle-127s-fleet-truck-pgns.log"
+        let result = try AxleProcess.run(["dbc", "decode", "--format", "jsonl", "--dbc", truckDBC, recording])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 16_026)
+        let dashDisplay = lines.filter { $0.contains(#""msg": "DD""#) }
+        #expect(dashDisplay.count == 127)
+        #expect(dashDisplay.allSatisfy {
+            $0.contains(#""CargoAmbientTemp": {"raw": 65535, "value": 1774.96875, "availability": "not_available"}"#)
+                && $0.contains(#""FuelLevel1": {"raw": 187, "value": 74.8}"#)
+        })
+        // Engine speed (EEC1, 12,719 frames) is always a reading: its lines are exactly what they were.
+        let engine = lines.filter { $0.contains(#""msg": "EEC1""#) }
+        #expect(engine.count == 12_719 && engine.allSatisfy { !$0.contains("availability") })
+        #expect(lines.filter { $0.contains("availability") }.count == 3_307, "frames with at least one value that is not a reading")
+
+        let table = try AxleProcess.run(
+            ["dbc", "decode", "--dbc", truckDBC], stdin: "(1635188455.690900) can1 18FEFC00#FFBBFFFFFFFFFFFF R\n")
+        let rows = table.stdout.split(separator: "\n")
+        #expect(rows.contains { $0.contains("CargoAmbientTemp") && $0.hasSuffix("1774.96875 degC [not available]") }, "\(table.stdout)")
+        #expect(rows.contains { $0.contains("FuelLevel1") && $0.hasSuffix("74.8 %") }, "\(table.stdout)")
     }
 }
