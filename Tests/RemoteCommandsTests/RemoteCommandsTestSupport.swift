@@ -36,7 +36,7 @@ enum Fixture {
             "trunk.open": [],
             "climate.precondition": [
                 ParameterSpec(name: "temperature", kind: .number(min: 16, max: 28)),
-                ParameterSpec(name: "duration", kind: .number(min: 60, max: 1800), defaultValue: .number(600)),
+                ParameterSpec(name: "duration", kind: .number(min: 5, max: 1800), defaultValue: .number(600)),
             ],
         ]) { first, _ in first })
 
