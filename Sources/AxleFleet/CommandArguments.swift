@@ -1,3 +1,4 @@
+import AxleBase
 import RemoteCommands
 
 /// The `k=v` words after a command's name, turned into its parameters.
@@ -49,23 +50,13 @@ public enum CommandParameterText {
     }
 }
 
-/// Durations written as on a command line: `500ms`, `30s`, `2m`, `24h`, `7d`; a bare number is seconds.
+/// Durations written as on a command line: Axle's one duration syntax (`500ms`, `30s`, `2m` or `2min`, `24h`, `7d`:
+/// `DurationSyntax`), where a bare number is seconds.
 public enum DurationText {
     /// Milliseconds, or nil when `text` is not a positive duration.
     public static func milliseconds(_ text: String) -> Int64? {
-        let units: [(suffix: String, millis: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        var number = Substring(text)
-        var factor = 1000.0
-        // "ms" before "s" and "m": the longest suffix that matches wins.
-        for unit in units where text.hasSuffix(unit.suffix) {
-            number = text.dropLast(unit.suffix.count)
-            factor = unit.millis
-            break
-        }
-        guard let first = number.first, first.isNumber || first == ".",
-            number.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(number)
-        else { return nil }
-        let millis = (value * factor).rounded()
+        guard let seconds = DurationSyntax.seconds(in: text, bareNumberIsSeconds: true) else { return nil }
+        let millis = (seconds * 1000).rounded()
         guard millis >= 1, millis < 1e15 else { return nil }
         return Int64(millis)
     }
@@ -74,7 +65,8 @@ public enum DurationText {
     public static func parse(_ text: String, option: String) throws(FleetError) -> Int64 {
         guard let millis = milliseconds(text) else {
             throw FleetError.usage(
-                "\(option) '\(text)' is not a duration: write a positive number with ms, s, m, h or d, such as 500ms, 30s, 2m or 24h")
+                "\(option) '\(UntrustedText.printable(text.prefix(UntrustedText.defaultLimit)))' is not a duration: write "
+                    + "\(DurationSyntax.forms), above 0 (a bare number is seconds)")
         }
         return millis
     }

@@ -1,3 +1,5 @@
+import AxleBase
+
 /// One problem in a checked file: where it is (path:line) and what to do about it.
 public struct TOMLProblem: Sendable, Equatable, CustomStringConvertible {
     public var path: String
@@ -173,8 +175,8 @@ public struct TOMLTableReader {
         return allStrings ? strings : nil
     }
 
-    /// A duration in seconds: a string with a unit (`"250ms"`, `"10s"`, `"5min"`, `"2h"`, `"1d"`) or a plain number
-    /// of seconds. Negative durations are reported.
+    /// A duration in seconds: a string in Axle's one duration syntax (`"250ms"`, `"10s"`, `"5m"` or `"5min"`, `"2h"`,
+    /// `"1d"`: `DurationSyntax`) or a plain TOML number of seconds. Negative durations are reported.
     public func duration(_ key: String, required: Bool = false) -> Double? {
         guard let value = value(key, required: required) else { return nil }
         let seconds: Double
@@ -183,11 +185,11 @@ public struct TOMLTableReader {
             seconds = value.numberValue!
         case .string(let text):
             guard let parsed = Self.parseDuration(text) else {
-                return typeError(key, value, expected: "a duration such as \"250ms\", \"10s\", \"5min\", \"2h\" or \"1d\"")
+                return typeError(key, value, expected: "a duration, \(DurationSyntax.forms)")
             }
             seconds = parsed
         default:
-            return typeError(key, value, expected: "a duration such as \"10s\" (or a number of seconds)")
+            return typeError(key, value, expected: "a duration, \(DurationSyntax.forms) (or a number of seconds)")
         }
         guard seconds.isFinite, seconds >= 0 else {
             error("'\(key)' in \(context) must not be negative", line: value.line)
@@ -295,16 +297,10 @@ public struct TOMLTableReader {
         return context.hasPrefix("[") ? "'\(key)' of \(context)" : "[\(quoted)]"
     }
 
-    /// Seconds in `"250ms"`, `"10s"`, `"1.5min"`, `"2h"`, `"1d"`; nil when it is not such a duration.
+    /// Seconds in a duration string (`"250ms"`, `"10s"`, `"5m"`, `"1.5min"`, `"2h"`, `"1d"`); nil when it is not one.
+    /// The same syntax as every other duration in Axle (`DurationSyntax`); a string without a unit is not one.
     public static func parseDuration(_ text: String) -> Double? {
-        let trimmed = text.trimmingWhitespace()
-        let units: [(String, Double)] = [("ms", 0.001), ("min", 60), ("s", 1), ("h", 3600), ("d", 86_400)]
-        for (unit, scale) in units where trimmed.hasSuffix(unit) {
-            let number = trimmed.dropLast(unit.count).trimmingWhitespace()
-            guard !number.isEmpty, number.first != "+", let value = Double(number), value.isFinite else { return nil }
-            return value * scale
-        }
-        return nil
+        DurationSyntax.seconds(in: text)
     }
 
     /// Bytes in `"512KiB"`, `"256MiB"`, `"1GiB"`, `"10MB"`, `"100B"`; nil when it is not such a size.

@@ -45,7 +45,7 @@ struct FleetLogicTests {
         #expect(throws: FleetError.self) { try CommandParameterText.parse(tooMany) }
     }
 
-    @Test("durations: ms, s, m, h, d and bare seconds; anything else is refused")
+    @Test("durations: ms, s, m or min, h, d (DurationSyntax) and bare seconds; anything else is refused")
     func durations() {
         #expect(DurationText.milliseconds("500ms") == 500)
         #expect(DurationText.milliseconds("30s") == 30_000)
@@ -54,10 +54,12 @@ struct FleetLogicTests {
         #expect(DurationText.milliseconds("24h") == 86_400_000)
         #expect(DurationText.milliseconds("7d") == 604_800_000)
         #expect(DurationText.milliseconds("45") == 45_000)
-        for bad in ["", "s", "30x", "-1s", "0s", "1e3s", "30 s", "thirty"] {
+        #expect(DurationText.milliseconds("2min") == 120_000)
+        #expect(DurationText.milliseconds("30 s") == 30_000)
+        for bad in ["", "s", "30x", "-1s", "0s", "1e3s", "+5s", "5sec", "thirty"] {
             #expect(DurationText.milliseconds(bad) == nil, "\(bad)")
         }
-        #expect(throws: FleetError.usage("--ttl 'soon' is not a duration: write a positive number with ms, s, m, h or d, such as 500ms, 30s, 2m or 24h")) {
+        #expect(throws: FleetError.usage("--ttl 'soon' is not a duration: write \(DurationSyntax.forms), above 0 (a bare number is seconds)")) {
             try DurationText.parse("soon", option: "--ttl")
         }
     }

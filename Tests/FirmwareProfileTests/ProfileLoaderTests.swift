@@ -1,3 +1,4 @@
+import AxleBase
 import AxleTestSupport
 import FirmwareProfile
 import Testing
@@ -189,7 +190,7 @@ struct ProfileLoaderTests {
             "profile.toml:32: error: 'signals' in [rules] #4 is empty; list catalog names such as \"Vehicle.Speed\"",
             "profile.toml:33: error: 'periodic' of rule 'c' must be longer than 0",
             "profile.toml:38: error: unknown aggregate function 'median'; the functions are min, max, mean, count, last",
-            "profile.toml:43: error: 'heartbeat' in 'on-change' of [rules] #6 must be a duration such as \"250ms\", \"10s\", \"5min\", \"2h\" or \"1d\", found the string \"soon\"",
+            "profile.toml:43: error: 'heartbeat' in 'on-change' of [rules] #6 must be a duration, \(DurationSyntax.forms), found the string \"soon\"",
             "profile.toml:43: error: 'deadband' in 'on-change' of [rules] #6 must not be negative",
         ])
     }
