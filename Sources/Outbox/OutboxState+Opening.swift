@@ -178,9 +178,11 @@ extension OutboxState {
         if (try? Files.writeAtomically(sidecarPath, "\(mark)\n")) != nil { sequenceMark = mark }
     }
 
-    /// Records the exact last sequence number in the sidecar and closes the connection; later calls fail.
+    /// Writes refusals still counted in memory if it can, records the exact last sequence number in the sidecar and
+    /// closes the connection; later calls fail.
     func close() {
         guard let connection else { return }
+        writePendingRefusalsAtClose()
         if let last = try? lastSequence() { writeSequenceMark(last) }
         connection.close()
         self.connection = nil

@@ -11,6 +11,8 @@ final class OutboxState {
     var lastFullAttempt = -Double.infinity
     /// Refusals not yet written (the disk was full): added to the `classes` table by the next append that commits.
     var pendingRefused: [PriorityClass: Int] = [:]
+    /// Refusals for the next refusal report not yet written: added to the stored tally by the next commit.
+    var unwrittenRefusals: RefusalTally?
     /// The value in the sequence sidecar: no sequence number above it has been assigned.
     var sequenceMark: UInt64
     var synchronousFull = false
@@ -159,7 +161,17 @@ final class OutboxState {
         let payload: [UInt8]
     }
 
+    /// Appends, and tallies drafts refused for a storage reason for the next refusal report.
     func append(_ drafts: [RecordDraft], durability: Durability?) throws(OutboxError) -> [UInt64] {
+        do throws(OutboxError) {
+            return try attemptAppend(drafts, durability: durability)
+        } catch {
+            if let reason = Self.refusalReason(error) { tallyRefusal(drafts, reason: reason) }
+            throw error
+        }
+    }
+
+    private func attemptAppend(_ drafts: [RecordDraft], durability: Durability?) throws(OutboxError) -> [UInt64] {
         _ = try openConnection()
         guard let top = drafts.map(\.priority).min() else { return [] }
         let critical = top == .critical
@@ -200,7 +212,7 @@ final class OutboxState {
                 try transaction(full: full) { () throws(OutboxError) in
                     try insert(rows, need: need, top: top)
                 }
-                pendingRefused = [:]
+                pendingRefusalsWritten()
                 let resumed = intakePaused && !critical
                 if resumed { intakePaused = false }
                 restoreReserveIfDue(now: now, force: resumed)
@@ -237,9 +249,7 @@ final class OutboxState {
     func insert(_ rows: [PreparedRow], need: Int64, top: PriorityClass) throws(OutboxError) {
         let connection = try openConnection()
         let now = configuration.clock()
-        for (priority, count) in pendingRefused where count > 0 {
-            try updateClass(priority, refused: Int64(count))
-        }
+        try writePendingRefusals()
         guard try makeRoom(need: need, top: top, now: now) else {
             throw OutboxError(
                 .outboxFull, path: path,
@@ -493,18 +503,7 @@ final class OutboxState {
         let connection = try openConnection()
         let sequence: UInt64
         do throws(OutboxError) {
-            sequence = try lastSequence() + 1
-            let row = PreparedRow(
-                sequence: sequence, position: Schema.position(draft.priority, sequence), draft: draft,
-                payload: try encodedPayload(draft, sequence: sequence))
-            let need = estimatedBytes([row])
-            guard need <= limits.capBytes - limits.fixedBytes else {
-                throw OutboxError(
-                    .tooLarge, path: path,
-                    message: "the drop report needs about \(need) bytes, more than the cap of \(limits.capBytes) "
-                        + "bytes allows")
-            }
-            try insert([row], need: need, top: draft.priority)
+            sequence = try insertReport(draft, named: "drop report")
             try connection.run(
                 """
                 DELETE FROM drops WHERE reported = 1 AND id <
@@ -517,7 +516,23 @@ final class OutboxState {
             throw error
         }
         try commitTransaction()
-        pendingRefused = [:]
+        pendingRefusalsWritten()
+        return sequence
+    }
+
+    /// Inside a transaction: stores one report record (a single row, never split) and returns its sequence number.
+    func insertReport(_ draft: RecordDraft, named name: String) throws(OutboxError) -> UInt64 {
+        let sequence = try lastSequence() + 1
+        let row = PreparedRow(
+            sequence: sequence, position: Schema.position(draft.priority, sequence), draft: draft,
+            payload: try encodedPayload(draft, sequence: sequence))
+        let need = estimatedBytes([row])
+        guard need <= limits.capBytes - limits.fixedBytes else {
+            throw OutboxError(
+                .tooLarge, path: path,
+                message: "the \(name) needs about \(need) bytes, more than the cap of \(limits.capBytes) bytes allows")
+        }
+        try insert([row], need: need, top: draft.priority)
         return sequence
     }
 

@@ -69,6 +69,18 @@ public final class OutboxStore: Sendable {
         }
     }
 
+    /// Atomically: takes the tally of refused drafts not yet reported, asks `makeDraft` for an event record naming it,
+    /// appends it (durability full) and clears the tally. Returns its sequence, or nil when nothing is pending. The
+    /// tally reaches the database with the first append that commits after the refusals (or at `close`), and nothing
+    /// is reported while intake is paused on a full disk, so the report follows the return of space.
+    /// `makeDraft` runs while the store is locked: it must not call the store.
+    public func appendRefusalReport(_ makeDraft: (RefusalTally) -> RecordDraft) throws -> UInt64? {
+        try state.withLock { state throws(OutboxError) -> UInt64? in
+            guard let tally = try state.beginRefusalReport() else { return nil }
+            return try state.finishRefusalReport(makeDraft(tally))
+        }
+    }
+
     /// Depths, drops, refusals, dead letters and size.
     public func statistics() throws -> OutboxStatistics {
         try state.withLock { state throws(OutboxError) in try state.statistics() }
@@ -88,7 +100,8 @@ public final class OutboxStore: Sendable {
         return try connection.texts("PRAGMA integrity_check", step: "checking integrity")
     }
 
-    /// Writes the last sequence number to the sidecar and closes the database; later calls throw `.closed`.
+    /// Writes refusals still counted in memory (if the disk takes them) and the last sequence number to the sidecar,
+    /// and closes the database; later calls throw `.closed`.
     public func close() {
         state.withLock { $0.close() }
     }

@@ -11,18 +11,76 @@ public struct RecordDraft: Sendable {
     /// once per append, while the store is locked: it must not call back into the store. If it throws, the append
     /// stores nothing and throws `OutboxError` with code `.payload`.
     public var payload: @Sendable (_ sequence: UInt64) throws -> [UInt8]
+    /// How many samples the record carries, as the producer counted them (0 when it did not): if the draft is
+    /// refused, the refusal report says how many samples were lost (`RefusalTally.samples`).
+    public var sampleCount: Int
 
     /// A draft; `payload` is called with the sequence number the outbox assigns.
     public init(
         priority: PriorityClass, createdAtMillis: Int64, expiresAtMillis: Int64?, topic: String, qos: UInt8,
-        payload: @escaping @Sendable (_ sequence: UInt64) throws -> [UInt8]
+        sampleCount: Int = 0, payload: @escaping @Sendable (_ sequence: UInt64) throws -> [UInt8]
     ) {
         self.priority = priority
         self.createdAtMillis = createdAtMillis
         self.expiresAtMillis = expiresAtMillis
         self.topic = topic
         self.qos = qos
+        self.sampleCount = sampleCount
         self.payload = payload
+    }
+}
+
+/// Drafts the outbox refused (a full disk, the cap reached with nothing it may evict, a storage error) that no
+/// report has named yet. Refused drafts never get a sequence number, so without a report the backend could not
+/// notice they are missing (docs/outbox.md, "Refusal reports").
+public struct RefusalTally: Sendable, Equatable {
+    /// Why appends were refused; a tally may hold several.
+    public struct Reasons: OptionSet, Sendable, Hashable {
+        public let rawValue: Int64
+        public init(rawValue: Int64) { self.rawValue = rawValue }
+
+        /// The filesystem was full (SQLITE_FULL), or intake was paused because it was.
+        public static let diskFull = Reasons(rawValue: 1)
+        /// The cap was reached and every stored record was more important than the drafts.
+        public static let outboxFull = Reasons(rawValue: 2)
+        /// SQLite or the storage failed otherwise (an I/O error, a read-only or damaged file).
+        public static let storageError = Reasons(rawValue: 4)
+
+        /// The names used on the wire (`outbox.intake_refused`'s `reasons` attribute), in this order.
+        public var names: [String] {
+            [(Reasons.diskFull, "disk_full"), (.outboxFull, "outbox_full"), (.storageError, "storage_error")]
+                .filter { contains($0.0) }.map(\.1)
+        }
+    }
+
+    /// Refused drafts per class (only classes with refusals).
+    public var records: [PriorityClass: Int]
+    /// The samples those drafts carried, as their producers counted them (`RecordDraft.sampleCount`).
+    public var samples: Int
+    /// When the first and the last of them were refused (unix milliseconds, the outbox's wall clock).
+    public var firstAtMillis: Int64
+    public var lastAtMillis: Int64
+    public var reasons: Reasons
+
+    /// A tally as counted.
+    public init(records: [PriorityClass: Int], samples: Int, firstAtMillis: Int64, lastAtMillis: Int64, reasons: Reasons) {
+        self.records = records
+        self.samples = samples
+        self.firstAtMillis = firstAtMillis
+        self.lastAtMillis = lastAtMillis
+        self.reasons = reasons
+    }
+
+    /// Refused drafts of every class.
+    public var totalRecords: Int { records.values.reduce(0, +) }
+
+    /// Adds refusals (`other` may be earlier or later than this tally).
+    mutating func merge(_ other: RefusalTally) {
+        for (priority, count) in other.records { records[priority, default: 0] += count }
+        samples += other.samples
+        firstAtMillis = min(firstAtMillis, other.firstAtMillis)
+        lastAtMillis = max(lastAtMillis, other.lastAtMillis)
+        reasons.formUnion(other.reasons)
     }
 }
 

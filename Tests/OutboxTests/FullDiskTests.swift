@@ -1,52 +1,10 @@
+import AxleTestSupport
 import Outbox
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A small tmpfs mounted for one test, so that "disk full" is the kernel's real ENOSPC.
-final class TinyFilesystem {
-    let path: String
-
-    /// Whether this process may mount filesystems (root with CAP_SYS_ADMIN, outside a restricted container).
-    static let canMount: Bool = {
-        guard geteuid() == 0, let probe = try? TinyFilesystem(bytes: 64 << 10) else { return false }
-        probe.unmount()
-        return true
-    }()
-
-    init(bytes: Int) throws {
-        path = try TestDirectory.make()
-        guard mount("tmpfs", path, "tmpfs", 0, "size=\(bytes)") == 0 else {
-            let code = errno
-            rmdir(path)
-            throw OutboxTestError("mount tmpfs on \(path): errno \(code)")
-        }
-    }
-
-    func unmount() {
-        umount2(path, Int32(MNT_DETACH))
-        rmdir(path)
-    }
-
-    /// Writes a file until the filesystem refuses more (ENOSPC).
-    func fill(_ name: String) {
-        let fd = open(path + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        for chunk in [65536, 4096, 512, 1] {
-            let bytes = [UInt8](repeating: 0xA5, count: chunk)
-            while bytes.withUnsafeBytes({ write(fd, $0.baseAddress, chunk) }) == chunk {}
-        }
-    }
-
-    func available() -> Int64 {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return -1 }
-        return Int64(info.f_bavail) * Int64(info.f_bsize)
-    }
-}
 
 @Suite("A full filesystem")
 struct FullDiskTests {
