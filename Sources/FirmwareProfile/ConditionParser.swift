@@ -128,12 +128,13 @@ public struct ConditionParser {
 
     private mutating func parseFor() throws(ConditionError) -> Condition {
         var condition = try parsePrimary()
-        // Each `for` wraps what came before it, so a chain of them nests as deeply as a chain of `not`.
-        var durations = 0
-        defer { depth -= durations }
+        guard current.isWord("for") else { return condition }
+        // Each `for` wraps what came before it, which is already read and closed: its levels count from the levels
+        // open around it plus those inside what it wraps, or `((x for 1s) for 1s for 1s) …` could nest without bound.
+        var levels = depth + condition.countedNesting
         while current.isWord("for") {
-            try enterLevel(at: current)
-            durations += 1
+            levels += 1
+            if levels > Self.maximumNestingDepth { throw nestingError(at: current) }
             condition = .sustained(condition, seconds: try parseDuration())
         }
         return condition
@@ -375,11 +376,13 @@ public struct ConditionParser {
     /// Opens one level of nesting at `token`, refusing one more than `maximumNestingDepth`.
     private mutating func enterLevel(at token: Token) throws(ConditionError) {
         depth += 1
-        guard depth <= Self.maximumNestingDepth else {
-            throw error(
-                at: token,
-                "nesting deeper than \(Self.maximumNestingDepth) levels ('(', 'not', 'rising', 'falling' and 'for' count one each); split the condition or simplify it")
-        }
+        if depth > Self.maximumNestingDepth { throw nestingError(at: token) }
+    }
+
+    private func nestingError(at token: Token) -> ConditionError {
+        error(
+            at: token,
+            "nesting deeper than \(Self.maximumNestingDepth) levels ('(', 'not', 'rising', 'falling' and 'for' count one each); split the condition or simplify it")
     }
 
     private func error(at token: Token, _ message: String) -> ConditionError {
@@ -537,6 +540,16 @@ private struct Lexer {
 }
 
 extension Condition {
+    /// The most `not`, `rising`, `falling` and `for` on one path from here down: the levels that count towards
+    /// `ConditionParser.maximumNestingDepth` inside a condition already read.
+    var countedNesting: Int {
+        switch self {
+        case .constant, .truthy, .comparison, .inside: 0
+        case .not(let inner), .rising(let inner), .falling(let inner), .sustained(let inner, _): 1 + inner.countedNesting
+        case .and(let parts), .or(let parts): parts.map(\.countedNesting).max() ?? 0
+        }
+    }
+
     /// The condition written back in the language, with every compound part in parentheses so that the grouping the
     /// parser chose is visible (used by `axle profile show` and by tests). Label values appear as numbers; see
     /// `FirmwareProfile.text(of:)` for the form with labels.

@@ -67,6 +67,22 @@ struct ConditionNestingTests {
         #expect(error.position == opening, "\(shape): \(error)")
     }
 
+    /// `for` wraps a condition already read, whose own levels are closed by then; they count all the same.
+    @Test("a 'for' after closed parentheses counts the levels of what it wraps")
+    func forAfterParentheses() throws {
+        // Step n: `(previous) for 1s` repeated n times, so 7 steps nest 1 + 2 + … + 7 = 28 'for' and 8 steps 36.
+        func staircase(_ steps: Int) -> String {
+            (1...steps).reduce("Vehicle.Speed > 1") { text, step in "(\(text))" + String(repeating: " for 1s", count: step) }
+        }
+        #expect(throws: Never.self) { try Self.parse(staircase(7)).get() }
+        let error = try #require(Self.parse(staircase(8)).failure)
+        #expect(error.message.hasPrefix("nesting deeper than \(Self.limit) levels"), "\(error)")
+        // The fifth 'for' of the last step is the 33rd: 28 inside, then 5.
+        let text = staircase(8)
+        let fifthFromEnd = text.count - 4 * " for 1s".count + 2
+        #expect(error.position == fifthFromEnd, "\(error)")
+    }
+
     @Test("10,000 parentheses and 100,000 'not' are refused without exhausting a 512 KiB stack")
     func hostileDepth() throws {
         let parentheses = String(repeating: "(", count: 10_000) + "Vehicle.Speed > 1" + String(repeating: ")", count: 10_000)
