@@ -44,6 +44,18 @@ let package = Package(
             ],
             exclude: ["make-seeds.py"]
         ),
+        // TOML text → parser → the table reader of profiles and the configuration: no crash or stack overflow
+        // however deep the nesting, and every value reads back with the getter for its type.
+        .executableTarget(
+            name: "FuzzTOML",
+            dependencies: [.product(name: "TOML", package: "Axle"), "CLibFuzzer"]
+        ),
+        // Condition text → condition parser: no crash or stack overflow however deep the nesting, and what parses
+        // reads back the same from its normalized text.
+        .executableTarget(
+            name: "FuzzCondition",
+            dependencies: [.product(name: "FirmwareProfile", package: "Axle"), "CLibFuzzer"]
+        ),
     ]
 )
 
