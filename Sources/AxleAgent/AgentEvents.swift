@@ -3,7 +3,8 @@ import FirmwareProfile
 import Outbox
 import TelemetryPayload
 
-/// The agent's own events on `…/events` (docs/mqtt.md): records the outbox dropped, a damaged outbox replaced.
+/// The agent's own events on `…/events` (docs/mqtt.md): records the outbox dropped or refused, a damaged outbox
+/// replaced.
 /// Each is a `TelemetryBatch` holding only events, stored as a critical record (durable, first out, never evicted
 /// while lower classes hold any), so that the backend learns exactly what it will never receive.
 struct AgentEvents: Sendable {
@@ -14,8 +15,16 @@ struct AgentEvents: Sendable {
     let format: PayloadFormat
     let log: @Sendable (String) -> Void
 
-    /// Runs on the drainer thread: drops expired records, then reports every drop not yet reported.
+    /// Runs on the drainer thread: drops expired records, reports every drop not yet reported, and reports intake the
+    /// outbox refused once it takes records again.
     func housekeeping() {
+        // Refusals first: storing their report in a full outbox may evict a record, which the drop report then names
+        // at once rather than a round later.
+        reportRefusals()
+        reportDrops()
+    }
+
+    private func reportDrops() {
         do {
             try outbox.dropExpired()
             _ = try outbox.appendDropReport { ranges in
@@ -30,6 +39,28 @@ struct AgentEvents: Sendable {
         } catch {
             log("cannot report dropped records: \(error)")
         }
+    }
+
+    /// Refused records never got a sequence number, so the backend sees no gap: this event tells it what was lost
+    /// and when (docs/mqtt.md, "Intake refused").
+    private func reportRefusals() {
+        do {
+            _ = try outbox.appendRefusalReport { tally in draft(for: Self.intakeRefused(tally, atMillis: wallClockMillis())) }
+        } catch {
+            log("cannot report refused records: \(error)")
+        }
+    }
+
+    /// The `outbox.intake_refused` event for `tally`; its attributes are documented in docs/mqtt.md.
+    static func intakeRefused(_ tally: RefusalTally, atMillis: Int64) -> TelemetryEvent {
+        var attributes = [
+            "records": String(tally.totalRecords), "samples": String(tally.samples),
+            "first_refused_ms": String(tally.firstAtMillis), "last_refused_ms": String(tally.lastAtMillis),
+            "reasons": tally.reasons.names.joined(separator: ","),
+        ]
+        for (priority, count) in tally.records { attributes["records_\(priority)"] = String(count) }
+        return TelemetryEvent(
+            name: "outbox.intake_refused", timeMicros: atMillis * 1000, priority: "critical", attributes: attributes)
     }
 
     /// The outbox was damaged at start and replaced.

@@ -129,7 +129,8 @@ public final class TelemetryRecorder {
                 RecordDraft(
                     priority: .telemetry, createdAtMillis: now,
                     expiresAtMillis: telemetry.expirySeconds.map { now + Int64($0 * 1000) }, topic: topics.telemetry,
-                    qos: policy.qos(for: .telemetry), payload: { sequence in try part.payload(sequence: sequence) })
+                    qos: policy.qos(for: .telemetry), sampleCount: part.sampleCount,
+                    payload: { sequence in try part.payload(sequence: sequence) })
             }
             try outbox.append(drafts)
             statistics.records += drafts.count
