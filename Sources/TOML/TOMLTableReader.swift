@@ -103,13 +103,14 @@ public struct TOMLTableReader {
         table[key] != nil
     }
 
-    /// Records an error at `line` (the table's line by default).
+    /// Records an error at `line` (the table's line by default). Messages quote keys and values from the file, so
+    /// control characters in them are escaped (UntrustedText): a key or string cannot rewrite the terminal or the log.
     public func error(_ message: String, line: Int? = nil) {
-        problems.error(path: path, line: line ?? table.line, message)
+        problems.error(path: path, line: line ?? table.line, UntrustedText.printable(message))
     }
 
     public func warning(_ message: String, line: Int? = nil) {
-        problems.warning(path: path, line: line ?? table.line, message)
+        problems.warning(path: path, line: line ?? table.line, UntrustedText.printable(message))
     }
 
     // MARK: Typed values
@@ -270,7 +271,10 @@ public struct TOMLTableReader {
         guard !state.finished else { return }
         state.finished = true
         for entry in table.entries where !state.read.contains(entry.key) {
-            var message = "unknown key '\(entry.key)' in \(context)"
+            // A key may be any length: show its start and its size, as values are shown.
+            let shownKey = entry.key.count > UntrustedText.defaultLimit
+                ? "\(entry.key.prefix(UntrustedText.defaultLimit))…(\(entry.key.utf8.count) bytes)" : entry.key
+            var message = "unknown key '\(shownKey)' in \(context)"
             if let suggestion = Self.nearest(to: entry.key, in: state.asked) {
                 message += " (did you mean '\(suggestion)'?)"
             }

@@ -73,6 +73,24 @@ struct TOMLTableReaderTests {
         ])
     }
 
+    @Test("keys and values from the file are shown escaped and cut short in messages")
+    func untrustedTextInMessages() throws {
+        let longKey = String(repeating: "k", count: 100_000)
+        let (root, problems) = try reader("""
+            "\\u001b]0;owned\\u0007" = 1
+            \(longKey) = 2
+            count = "\\u001b[2J"
+            """)
+        _ = root.int("count")
+        root.finish()
+        let messages = problems.errors.map(\.description)
+        #expect(messages.count == 3, "\(messages)")
+        #expect(!messages.contains { $0.unicodeScalars.contains { $0.value < 0x20 } }, "no control characters: \(messages)")
+        #expect(messages.contains { $0.hasPrefix("agent.toml:1: error: unknown key '\\x1b]0;owned\\x07'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("agent.toml:2: error: unknown key '\(String(repeating: "k", count: 64))…(100000 bytes)'") && $0.utf8.count < 1000 }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("agent.toml:3: error: 'count' in agent.toml must be an integer, found the string \"\\x1b[2J\"") }, "\(messages)")
+    }
+
     @Test("durations: units from ms to days (m and min both minutes), plain numbers are seconds, junk and negatives are reported")
     func durations() throws {
         let (root, problems) = try reader("""
