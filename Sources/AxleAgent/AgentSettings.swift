@@ -266,10 +266,26 @@ public struct AgentSettings: Sendable {
             // Checked here so that the message names the setting; the MQTT client would only name the file.
             if let file, access(file, R_OK) != 0 {
                 problems.append(problem(key, "cannot be read: \(String(cString: strerror(errno))) (check the path and its permissions)"))
+            } else if let file, key == "key-file" {
+                // The vehicle's TLS identity: a key others can read is refused as ssh refuses one.
+                do {
+                    _ = try KeyFileAccess.read(path: file, kind: .secret)
+                } catch {
+                    problems.append(problem(key, "cannot be used as a TLS client key: \(UntrustedText.printable(error.description))"))
+                }
             }
         }
         if let address, address.tls, caFile == nil {
             problems.append(problem("broker", "uses TLS and needs a CA file (--ca-file or ca-file in [mqtt]): the CA that signed the broker's certificate"))
+        }
+        if let address, !address.tls {
+            // TLS files with a plaintext address are a mistake, not a preference: the agent would send everything,
+            // commands included, in the clear while the operator believes the link is protected.
+            let brokerPlace = sources["broker"].map { $0.isFlag ? $0.place : "\($0.name) at \($0.place)" } ?? "the default broker address"
+            let tlsAddress = "mqtts://\(address.host):\(address.port == 1883 ? 8883 : address.port)"
+            for (key, file) in [("ca-file", caFile), ("cert-file", certFile), ("key-file", keyFile)] where file != nil {
+                problems.append(problem(key, "is a TLS file, but the broker address \(UntrustedText.quoted(broker)) (\(brokerPlace)) is plaintext mqtt://: the connection would not use TLS. Write the broker as \(tlsAddress), or remove the TLS files"))
+            }
         }
         if (certFile == nil) != (keyFile == nil) {
             problems.append(problem(certFile == nil ? "key-file" : "cert-file", "needs its partner: a client certificate and its key go together (cert-file and key-file, or neither)"))

@@ -48,8 +48,13 @@ struct BrokerOptions: ParsableArguments {
         if address.tls, caFile == nil {
             throw ValidationError("mqtts:// needs --ca-file, the CA that signed the broker's certificate")
         }
-        if !address.tls, caFile != nil || certFile != nil {
-            throw ValidationError("--ca-file and --cert-file need an mqtts:// broker address")
+        if !address.tls, caFile != nil || certFile != nil || keyFile != nil {
+            // TLS files with a plaintext address are a mistake: the tool would connect in the clear.
+            let given = [("--ca-file", caFile), ("--cert-file", certFile), ("--key-file", keyFile)].filter { $0.1 != nil }
+            throw ValidationError(
+                "\(given.map(\.0).joined(separator: ", ")) given with the plaintext broker address '\(broker)' "
+                    + "(--broker): the connection would not use TLS. Write the broker as "
+                    + "mqtts://\(address.host):\(address.port == 1883 ? 8883 : address.port), or remove the TLS files")
         }
         if (certFile == nil) != (keyFile == nil) {
             throw ValidationError("a client certificate and its key go together: give both --cert-file and --key-file")
