@@ -220,6 +220,14 @@ public final class MQTTClient: @unchecked Sendable {
                     throw MQTTUplinkError(.unreadableFile, "TLS \(role) file \(path): \(why) (check the path and its permissions)")
                 }
             }
+            if let keyFile = tls.keyFile {
+                // The vehicle's identity: a key others can read is refused as ssh refuses one (libmosquitto reads any).
+                do {
+                    _ = try KeyFileAccess.read(path: keyFile, kind: .secret)
+                } catch {
+                    throw MQTTUplinkError(.unreadableFile, "TLS client key (key-file): \(error.description)")
+                }
+            }
         }
     }
 
