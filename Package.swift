@@ -67,7 +67,7 @@ let package = Package(
         // Firmware profiles: buses and DBCs, the VSS signal catalog, collection rules, events, command definitions.
         .target(name: "FirmwareProfile", dependencies: ["AxleBase", "CANFrames", "DBC", "TOML"]),
         // The collection engine: periodic, on-change and aggregated samples; condition-triggered events with windows.
-        .target(name: "Collection", dependencies: ["AxleBase", "FirmwareProfile"]),
+        .target(name: "Collection", dependencies: ["AxleBase", "DBC", "FirmwareProfile"]),
         // The control socket between `axled` and `axle`: requests, reports, the server and the client.
         .target(name: "AgentControl", dependencies: ["AxleBase", "Outbox"]),
         // Signed remote commands: the envelope, keys and trust store, verification, the durable journal and
@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
-        .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile"]),
+        .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile", "DBC"]),
         .testTarget(
             name: "AgentControlTests",
             dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),

@@ -31,7 +31,7 @@ public struct SignalsReport: Sendable, Equatable {
 public struct SignalValue: Sendable, Equatable {
     /// The VSS name, e.g. "Vehicle.Speed".
     public var name: String
-    /// The physical value; nil when none was received yet.
+    /// The physical value; nil when none was received yet, or when the newest value is not a reading.
     public var value: Double?
     /// The DBC value label for the value, e.g. "P" for a gear, when there is one.
     public var label: String?
@@ -43,10 +43,14 @@ public struct SignalValue: Sendable, Equatable {
     public var bus: String
     /// The DBC source, "Message.Signal".
     public var source: String
+    /// Whether the newest value is a reading: "valid", "not_available" or "error" (J1939's indicators, or a value
+    /// outside the DBC's range; docs/dbc.md); nil when none was received yet.
+    public var availability: String?
 
     /// A signal's value.
     public init(
-        name: String, value: Double?, label: String?, unit: String, ageSeconds: Double?, bus: String, source: String
+        name: String, value: Double?, label: String?, unit: String, ageSeconds: Double?, bus: String, source: String,
+        availability: String? = nil
     ) {
         self.name = name
         self.value = value
@@ -55,6 +59,7 @@ public struct SignalValue: Sendable, Equatable {
         self.ageSeconds = ageSeconds
         self.bus = bus
         self.source = source
+        self.availability = availability
     }
 
     /// The value as sent on the socket.
@@ -67,6 +72,7 @@ public struct SignalValue: Sendable, Equatable {
             ("age_seconds", .optional(ageSeconds)),
             ("bus", .string(bus)),
             ("source", .string(source)),
+            ("availability", .optional(availability)),
         ])
     }
 
@@ -83,7 +89,8 @@ public struct SignalValue: Sendable, Equatable {
             unit: try reader.string("unit"),
             ageSeconds: try reader.optionalDouble("age_seconds"),
             bus: try reader.string("bus"),
-            source: try reader.string("source"))
+            source: try reader.string("source"),
+            availability: try reader.optionalString("availability"))
     }
 }
 

@@ -1,4 +1,5 @@
 import AxleBase
+import DBC
 import Synchronization
 
 /// What the agent's threads share with the control socket: the pipeline's latest counters and live values, recent
@@ -8,8 +9,10 @@ import Synchronization
 /// of contention; `axle signals` sees values at most 250 ms old plus their own age.
 final class AgentState: Sendable {
     struct LiveValue: Sendable {
-        var value: Double
+        /// The reading; nil when the newest value is not one (`availability`).
+        var value: Double?
         var timeMicros: Int64
+        var availability: SignalAvailability
     }
 
     struct RuleState: Sendable {

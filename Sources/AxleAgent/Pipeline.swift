@@ -12,11 +12,13 @@ import TelemetryPayload
 /// Not `Sendable`: the pipeline thread owns it. What other threads need (live values for `axle signals`, counters for
 /// `axle status`, rule switches) goes through `AgentState`.
 final class Pipeline {
-    /// One logical bus: its decoder and, per compiled signal, the catalog signal it feeds (-1: not in the catalog).
+    /// One logical bus: its decoder and, per compiled signal, the catalog signal it feeds (-1: not in the catalog)
+    /// and whether every value of it is a reading (the catalog entry's `range = "ignore"`).
     struct BusRoute {
         let name: String
         let decoder: CompiledDecoder
         let catalogIndex: [Int32]
+        let acceptsEveryValue: [Bool]
     }
 
     let routes: [BusRoute]
@@ -50,7 +52,8 @@ final class Pipeline {
             let catalogIndex = decoder.signals.map { signal in
                 indexByName["\(decoder.database.messages[signal.databaseMessage].name).\(signal.name)"] ?? -1
             }
-            routes.append(BusRoute(name: bus.name, decoder: decoder, catalogIndex: catalogIndex))
+            let acceptsEveryValue = catalogIndex.map { $0 >= 0 && profile.catalog[Int($0)].range == .ignore }
+            routes.append(BusRoute(name: bus.name, decoder: decoder, catalogIndex: catalogIndex, acceptsEveryValue: acceptsEveryValue))
         }
         self.routes = routes
         var busByInterface: [String: Int] = [:]
@@ -140,7 +143,12 @@ final class Pipeline {
         for signal in decoded.signals {
             let catalog = route.catalogIndex[Int(signal.signalIndex)]
             guard catalog >= 0 else { continue }
-            engine.ingest(signal: Int(catalog), timeMicros: micros, value: signal.value)
+            if signal.availability == .valid || route.acceptsEveryValue[Int(signal.signalIndex)] {
+                engine.ingest(signal: Int(catalog), timeMicros: micros, value: signal.value)
+            } else {
+                // J1939 "not available"/"error" or outside the DBC's range: unknown to the engine, never a sample.
+                engine.ingestNotReading(signal: Int(catalog), timeMicros: micros, availability: signal.availability)
+            }
             counters.decodedSignals += 1
         }
     }
@@ -166,7 +174,14 @@ final class Pipeline {
         guard wallSeconds - lastPublished >= 0.25 else { return }
         lastPublished = wallSeconds
         for index in latestValues.indices {
-            latestValues[index] = engine.latest(signal: index).map { AgentState.LiveValue(value: $0.value, timeMicros: $0.timeMicros) }
+            // A value that is not a reading is shown as such, not as the last reading before it.
+            if let newest = engine.latestAvailability(signal: index), newest.availability != .valid {
+                latestValues[index] = AgentState.LiveValue(value: nil, timeMicros: newest.timeMicros, availability: newest.availability)
+            } else {
+                latestValues[index] = engine.latest(signal: index).map {
+                    AgentState.LiveValue(value: $0.value, timeMicros: $0.timeMicros, availability: .valid)
+                }
+            }
         }
         statistics.recorder = recorder.statistics
         state.publish(

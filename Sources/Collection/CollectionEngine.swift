@@ -1,3 +1,4 @@
+import DBC
 import FirmwareProfile
 
 /// Turns the stream of decoded catalog-signal values into telemetry samples (periodic, on-change and aggregate
@@ -54,6 +55,15 @@ public final class CollectionEngine {
         core.pointee.ingest(signal: signal, timeMicros: timeMicros, value: value)
     }
 
+    /// A value of catalog signal `signal` at `timeMicros` that is not a reading (`availability` is `.notAvailable` or
+    /// `.error`: docs/dbc.md, "Values that are not readings"). It produces no sample and no aggregate, is not captured
+    /// by events, and from then on conditions read the signal as unknown, as they do a stale one, until the next
+    /// reading. A `.valid` availability is ignored (a reading goes through `ingest`).
+    public func ingestNotReading(signal: Int, timeMicros: Int64, availability: SignalAvailability) {
+        guard availability != .valid else { return }
+        core.pointee.ingestNotReading(signal: signal, timeMicros: timeMicros, availability: availability)
+    }
+
     /// Time passes without a value: runs periodic boundaries, window ends, heartbeats, staleness, `for` durations and
     /// completed event windows up to `toMicros`. A time before "now" does nothing.
     public func advance(toMicros: Int64) {
@@ -73,7 +83,14 @@ public final class CollectionEngine {
         return core.pointee.completedEvents
     }
 
-    /// The latest value of a catalog signal and its time, fresh or not; nil before the first value.
+    /// Whether the newest value received for a catalog signal was a reading, and its time; nil before the first.
+    public func latestAvailability(signal: Int) -> (availability: SignalAvailability, timeMicros: Int64)? {
+        guard signal >= 0 && signal < core.pointee.signals.count, core.pointee.signals[signal].latestMicros != .min else { return nil }
+        return (core.pointee.signals[signal].availability, core.pointee.signals[signal].latestMicros)
+    }
+
+    /// The latest reading of a catalog signal and its time, fresh or not; nil before the first. Values that are not
+    /// readings (`ingestNotReading`) do not replace it: see `latestAvailability`.
     public func latest(signal: Int) -> (value: Double, timeMicros: Int64)? {
         guard signal >= 0 && signal < core.pointee.signals.count, core.pointee.signals[signal].hasValue else { return nil }
         return (core.pointee.signals[signal].value, core.pointee.signals[signal].timeMicros)

@@ -1,3 +1,4 @@
+import DBC
 import FirmwareProfile
 
 #if canImport(Glibc)
@@ -42,6 +43,10 @@ struct SignalState: Sendable {
     var hasValue = false
     /// The catalog's `staleAfterSeconds` in µs.
     let staleMicros: Int64
+    /// Whether the newest value received was a reading, and when it came (`latestMicros`); `value` and `timeMicros`
+    /// stay those of the last reading.
+    var availability = SignalAvailability.valid
+    var latestMicros = Int64.min
 
     init(staleMicros: Int64) {
         self.staleMicros = staleMicros
@@ -56,6 +61,16 @@ struct SignalState: Sendable {
         timeMicros = time
         freshUntil = time &+ staleMicros
         hasValue = true
+        availability = .valid
+        latestMicros = time
+    }
+
+    /// A value that is not a reading: from now on the signal has no fresh value, exactly as if the last reading had
+    /// turned stale, until the next reading.
+    mutating func recordNotReading(_ availability: SignalAvailability, at time: Int64) {
+        freshUntil = .min
+        self.availability = availability
+        latestMicros = time
     }
 }
 

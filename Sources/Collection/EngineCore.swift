@@ -1,3 +1,4 @@
+import DBC
 import FirmwareProfile
 
 /// Where an ingested value of one catalog signal goes: ranges into the engine's flat arrays, computed once so that
@@ -396,6 +397,22 @@ struct EngineCore {
             index += 1
         }
         index = Int(route.conditions.lowerBound)
+        while index < Int(route.conditions.upperBound) {
+            let condition = Int(conditionsBySignal[index])
+            if conditions[condition].enabled { evaluateCondition(condition, at: now) }
+            index += 1
+        }
+    }
+
+    /// Records that the newest value is not a reading; see `CollectionEngine.ingestNotReading`.
+    mutating func ingestNotReading(signal: Int, timeMicros: Int64, availability: SignalAvailability) {
+        guard signal >= 0 && signal < signals.count else { return }
+        let time = clamped(timeMicros)
+        if time > now || !hasTime { moveClock(to: time) }
+        signals[signal].recordNotReading(availability, at: time)
+        // No sample, no aggregate, nothing in the event rings: only the conditions that read it, which see unknown.
+        let route = routes[signal]
+        var index = Int(route.conditions.lowerBound)
         while index < Int(route.conditions.upperBound) {
             let condition = Int(conditionsBySignal[index])
             if conditions[condition].enabled { evaluateCondition(condition, at: now) }

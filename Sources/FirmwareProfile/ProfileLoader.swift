@@ -251,6 +251,16 @@ private struct ProfileBuilder {
             let source = nonEmptyString(reader, "source")
             let unitValue = reader.value("unit")
             let staleAfter = reader.duration("stale-after")
+            var range = CatalogSignal.RangePolicy.check
+            if let text = reader.string("range") {
+                if let policy = CatalogSignal.RangePolicy(rawValue: text) {
+                    range = policy
+                } else {
+                    reader.error(
+                        "'range' of \"\(leaf.name)\" is \"\(text)\"; write \"check\" (the default: values outside the DBC's range and J1939's not-available and error values are not readings) or \"ignore\" (every value is a reading)",
+                        line: reader.line(of: "range"))
+                }
+            }
             let bus = resolveBus(reader, what: "catalog entry \"\(leaf.name)\"")
 
             if !ProfileLoader.isVSSName(leaf.name) {
@@ -305,7 +315,7 @@ private struct ProfileBuilder {
             catalog.append(CatalogSignal(
                 name: leaf.name, bus: bus.name, message: message.name, signal: signal.name, unit: unit ?? "",
                 staleAfterSeconds: staleAfter.flatMap { $0 > 0 ? $0 : nil } ?? Self.defaultStaleAfter(signal, in: message),
-                line: leaf.line))
+                range: range, line: leaf.line))
         }
     }
 

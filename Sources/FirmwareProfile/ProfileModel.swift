@@ -76,10 +76,22 @@ public struct CatalogSignal: Sendable, Equatable {
     public var unit: String
     /// A value older than this is stale: conditions and preconditions treat it as unknown.
     public var staleAfterSeconds: Double
+    /// Whether values that are not readings (J1939 "not available" and "error", values outside the DBC's range) are
+    /// told apart from readings: the profile's `range` key (docs/profiles.md).
+    public var range: RangePolicy
     public var line: Int
 
+    /// `range` in a catalog entry.
+    public enum RangePolicy: String, Sendable, Equatable, CaseIterable {
+        /// The default: values the DBC's range or J1939 mark as not readings are unknown, never samples.
+        case check
+        /// For a vehicle known to send real readings there: every decoded value is a reading.
+        case ignore
+    }
+
     public init(
-        name: String, bus: String, message: String, signal: String, unit: String, staleAfterSeconds: Double, line: Int
+        name: String, bus: String, message: String, signal: String, unit: String, staleAfterSeconds: Double,
+        range: RangePolicy = .check, line: Int
     ) {
         self.name = name
         self.bus = bus
@@ -87,6 +99,7 @@ public struct CatalogSignal: Sendable, Equatable {
         self.signal = signal
         self.unit = unit
         self.staleAfterSeconds = staleAfterSeconds
+        self.range = range
         self.line = line
     }
 }

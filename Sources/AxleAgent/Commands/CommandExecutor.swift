@@ -307,7 +307,12 @@ final class CommandExecutor {
     /// "Vehicle.Speed = 42, Vehicle.Powertrain.Transmission.CurrentGear = unknown": what the condition read.
     private func describe(_ signals: [String], engine: CollectionEngine) -> String {
         signals.map { name in
-            guard let index = catalogIndex[name], let latest = engine.latest(signal: index) else { return "\(name) = unknown" }
+            guard let index = catalogIndex[name] else { return "\(name) = unknown" }
+            // The vehicle sent "not available" or an error indicator: say that, not the last reading as stale.
+            if let newest = engine.latestAvailability(signal: index), newest.availability != .valid {
+                return "\(name) = \(newest.availability.text)"
+            }
+            guard let latest = engine.latest(signal: index) else { return "\(name) = unknown" }
             let stale = engine.isFresh(signal: index, atMicros: engine.nowMicros) ? "" : " (stale)"
             return "\(name) = \(Self.number(latest.value))\(stale)"
         }.joined(separator: ", ")
