@@ -1,3 +1,4 @@
+import AxleBase
 import DBC
 import TOML
 
@@ -150,7 +151,7 @@ public struct ConditionParser {
             advance()
             return seconds
         case .number(_, let text):
-            throw error(at: current, "the duration after 'for' needs a unit, as in \(text)s (ms, s, min, h or d)")
+            throw error(at: current, "the duration after 'for' needs a unit, as in \(text)s (ms, s, m or min, h, d)")
         default:
             throw error(at: current, "expected a duration such as 10s after '\(forToken.text)', found \(current.shown)")
         }
@@ -517,11 +518,11 @@ private struct Lexer {
             return Token(kind: .number(value, text: numberText), text: numberText, position: start + 1)
         }
         let unit = String(String.UnicodeScalarView(scalars[unitStart..<index]))
-        let scales: [String: Double] = ["ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86_400]
-        guard let scale = scales[unit] else {
+        // The units of every other duration in Axle (DurationSyntax), so `for 5m` means what `timeout = "5m"` means.
+        guard let scale = DurationSyntax.seconds(perUnit: unit) else {
             throw ConditionError(
                 position: unitStart + 1,
-                message: "unknown unit '\(unit)' in '\(text(from: start))'; durations take ms, s, min, h or d")
+                message: "unknown unit '\(unit)' in '\(text(from: start))'; a duration is \(DurationSyntax.forms)")
         }
         return Token(kind: .duration(seconds: value * scale, text: text(from: start)), text: text(from: start), position: start + 1)
     }

@@ -1,3 +1,4 @@
+import AxleBase
 import FirmwareProfile
 import Testing
 
@@ -86,9 +87,9 @@ struct ConditionParserTests {
         #expect(try parse("Vehicle.Body.Trunk.Rear.IsOpen") == .truthy(signal: "Vehicle.Body.Trunk.Rear.IsOpen"))
     }
 
-    @Test("durations take ms, s, min, h and d")
+    @Test("durations take ms, s, m or min, h and d, as every duration in Axle does")
     func durations() throws {
-        for (text, seconds) in [("250ms", 0.25), ("10s", 10), ("1.5min", 90), ("2h", 7200), ("1d", 86_400)] {
+        for (text, seconds) in [("250ms", 0.25), ("10s", 10), ("1.5min", 90), ("5m", 300), ("2h", 7200), ("1d", 86_400)] {
             #expect(try parse("Vehicle.Body.Trunk.Rear.IsOpen for \(text)") == .sustained(.truthy(signal: "Vehicle.Body.Trunk.Rear.IsOpen"), seconds: seconds))
         }
     }
@@ -137,8 +138,8 @@ struct ConditionParserTests {
         ("\"P\"", 1, "the label \"P\" alone is not a condition; compare it with a signal, as in Vehicle.Speed > 50"),
         ("1 < 2", 1, "the comparison has no signal: one side must be a catalog signal"),
         ("Vehicle.Speed > 1 for", 22, "expected a duration such as 10s after 'for', found the end of the condition"),
-        ("Vehicle.Speed > 1 for 10", 23, "the duration after 'for' needs a unit, as in 10s (ms, s, min, h or d)"),
-        ("Vehicle.Speed > 1 for 10m", 25, "unknown unit 'm' in '10m'; durations take ms, s, min, h or d"),
+        ("Vehicle.Speed > 1 for 10", 23, "the duration after 'for' needs a unit, as in 10s (ms, s, m or min, h, d)"),
+        ("Vehicle.Speed > 1 for 10sec", 25, "unknown unit 'sec' in '10sec'; a duration is \(DurationSyntax.forms)"),
         ("Vehicle.Speed > 1 for 0s", 23, "the duration after 'for' must be longer than 0"),
         ("Vehicle.Speed == 1 hysteresis 2", 20, "hysteresis applies only to <, <=, > and >=, not '=='"),
         ("Vehicle.Speed > 1 hysteresis -2", 30, "hysteresis must not be negative"),
