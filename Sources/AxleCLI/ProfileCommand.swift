@@ -45,7 +45,7 @@ struct ProfileValidateCommand: ParsableCommand {
 struct ProfileShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show a firmware profile's buses, signal catalog, rules, events and commands.",
+        abstract: "Show a firmware profile's buses, signal catalog, rules, events, commands and features.",
         discussion: "A profile with errors is not shown; its problems are listed as by 'axle profile validate'."
     )
 
@@ -145,9 +145,11 @@ enum ProfileDescription {
 
         out += "\nSignals\n"
         let showBus = profile.buses.count > 1
-        out += table(["VSS NAME", "SOURCE", "UNIT", "STALE AFTER"], profile.catalog.map { entry in
+        // The RANGE column only when an entry departs from the default, so that most profiles show no column of "check".
+        let showRange = profile.catalog.contains { $0.range != .check }
+        out += table(["VSS NAME", "SOURCE", "UNIT", "STALE AFTER"] + (showRange ? ["RANGE"] : []), profile.catalog.map { entry in
             [entry.name, (showBus ? entry.bus + " " : "") + entry.message + "." + entry.signal, entry.unit.isEmpty ? "-" : entry.unit,
-             duration(entry.staleAfterSeconds)]
+             duration(entry.staleAfterSeconds)] + (showRange ? [entry.range.rawValue] : [])
         })
 
         if !profile.areas.isEmpty {
@@ -171,24 +173,8 @@ enum ProfileDescription {
 
         out += "\nCommands\n"
         out += table(["NAME", "FRAME", "SET", "PRECONDITION", "CONFIRM"], profile.commands.map { command in
-            let message = profile.bus(named: command.bus)?.database.message(named: command.message)
-            let settings = command.signals.keys.sorted().map { key -> String in
-                switch command.signals[key]! {
-                case .constant(let value):
-                    // A value the DBC labels is shown by its label, as the profile writes it.
-                    if let signal = message?.signal(named: key),
-                        let label = signal.valueLabels.entries.first(where: { Double($0.value) * signal.factor + signal.offset == value })?.label
-                    {
-                        return "\(key)=\(label)"
-                    }
-                    return "\(key)=\(number(value))"
-                case .parameter(let name): return "\(key)=$\(name)"
-                }
-            }
-            var frame = "\(command.message) ×\(command.repeats)"
-            if command.repeats > 1 { frame += " every \(duration(command.intervalSeconds))" }
-            return [command.name, frame, settings.joined(separator: " "), command.precondition.map(profile.text(of:)) ?? "-",
-                    (command.confirmation.map(profile.text(of:)) ?? "-") + " within \(duration(command.timeoutSeconds))"]
+            [command.name, frame(of: command), settings(of: command, in: profile), command.precondition.map(profile.text(of:)) ?? "-",
+             (command.confirmation.map(profile.text(of:)) ?? "-") + " within \(duration(command.timeoutSeconds))"]
         })
         let parameters = profile.commands.flatMap { command in command.parameters.map { (command.name, $0) } }
         if !parameters.isEmpty {
@@ -199,7 +185,39 @@ enum ProfileDescription {
                         parameter.defaultValue.map { number($0) + unit } ?? "required"]
             })
         }
+
+        // No PRECONDITION or CONFIRM column: the agent sends a feature's frames whenever its entitlement turns on or
+        // off and checks neither (FeatureManager, CommandExecutor.switchFeature).
+        out += "\nFeatures\n"
+        out += table(["NAME", "FRAME", "SET"], profile.features.map { feature in
+            [feature.name, frame(of: feature.action), settings(of: feature.action, in: profile)]
+        })
         return out
+    }
+
+    /// "TrunkCommand ×3 every 20ms".
+    static func frame(of command: CommandDefinition) -> String {
+        var frame = "\(command.message) ×\(command.repeats)"
+        if command.repeats > 1 { frame += " every \(duration(command.intervalSeconds))" }
+        return frame
+    }
+
+    /// "FeatureEnabled=$enabled FeatureId=1": the `set` table, sorted by signal.
+    static func settings(of command: CommandDefinition, in profile: FirmwareProfile) -> String {
+        let message = profile.bus(named: command.bus)?.database.message(named: command.message)
+        return command.signals.keys.sorted().map { key -> String in
+            switch command.signals[key]! {
+            case .constant(let value):
+                // A value the DBC labels is shown by its label, as the profile writes it.
+                if let signal = message?.signal(named: key),
+                    let label = signal.valueLabels.entries.first(where: { Double($0.value) * signal.factor + signal.offset == value })?.label
+                {
+                    return "\(key)=\(label)"
+                }
+                return "\(key)=\(number(value))"
+            case .parameter(let name): return "\(key)=$\(name)"
+            }
+        }.joined(separator: " ")
     }
 
     static func mode(_ mode: CollectionMode) -> String {
@@ -246,7 +264,8 @@ enum ProfileDescription {
                 .object([
                     ("name", .string(entry.name)), ("bus", .string(entry.bus)), ("message", .string(entry.message)),
                     ("signal", .string(entry.signal)), ("unit", .string(entry.unit)),
-                    ("stale_after_s", .number(entry.staleAfterSeconds)), ("line", line(entry.line)),
+                    ("stale_after_s", .number(entry.staleAfterSeconds)), ("range", .string(entry.range.rawValue)),
+                    ("line", line(entry.line)),
                 ])
             })),
             ("areas", .array(profile.areas.map { area in
@@ -274,28 +293,37 @@ enum ProfileDescription {
                     ("line", line(event.line)),
                 ])
             })),
-            ("commands", .array(profile.commands.map { command in
+            ("commands", .array(profile.commands.map { commandJSON($0, in: profile) })),
+            // A feature is written as a command is (its name is the feature id); precondition, confirm and timeout_s
+            // are what the profile says, though the agent does not use them for features.
+            ("features", .array(profile.features.map { feature in
+                var command = feature.action
+                command.name = feature.name
+                return commandJSON(command, in: profile)
+            })),
+        ])
+    }
+
+    static func commandJSON(_ command: CommandDefinition, in profile: FirmwareProfile) -> JSONValue {
+        .object([
+            ("name", .string(command.name)), ("bus", .string(command.bus)), ("message", .string(command.message)),
+            ("set", .object(command.signals.keys.sorted().map { key in
+                switch command.signals[key]! {
+                case .constant(let value): (key, .number(value))
+                case .parameter(let name): (key, .string("$" + name))
+                }
+            })),
+            ("parameters", .array(command.parameters.map { parameter in
                 .object([
-                    ("name", .string(command.name)), ("bus", .string(command.bus)), ("message", .string(command.message)),
-                    ("set", .object(command.signals.keys.sorted().map { key in
-                        switch command.signals[key]! {
-                        case .constant(let value): (key, .number(value))
-                        case .parameter(let name): (key, .string("$" + name))
-                        }
-                    })),
-                    ("parameters", .array(command.parameters.map { parameter in
-                        .object([
-                            ("name", .string(parameter.name)), ("min", .number(parameter.minimum)), ("max", .number(parameter.maximum)),
-                            ("default", parameter.defaultValue.map { .number($0) } ?? .null), ("unit", .string(parameter.unit)),
-                        ])
-                    })),
-                    ("counter", .optional(command.counterSignal)), ("repeat", .integer(Int128(command.repeats))),
-                    ("interval_s", .number(command.intervalSeconds)),
-                    ("precondition", .optional(command.precondition.map(profile.text(of:)))),
-                    ("confirm", .optional(command.confirmation.map(profile.text(of:)))),
-                    ("timeout_s", .number(command.timeoutSeconds)), ("line", line(command.line)),
+                    ("name", .string(parameter.name)), ("min", .number(parameter.minimum)), ("max", .number(parameter.maximum)),
+                    ("default", parameter.defaultValue.map { .number($0) } ?? .null), ("unit", .string(parameter.unit)),
                 ])
             })),
+            ("counter", .optional(command.counterSignal)), ("repeat", .integer(Int128(command.repeats))),
+            ("interval_s", .number(command.intervalSeconds)),
+            ("precondition", .optional(command.precondition.map(profile.text(of:)))),
+            ("confirm", .optional(command.confirmation.map(profile.text(of:)))),
+            ("timeout_s", .number(command.timeoutSeconds)), ("line", line(command.line)),
         ])
     }
 

@@ -1,3 +1,4 @@
+import AxleBase
 import AxleTestSupport
 import Testing
 
@@ -112,6 +113,47 @@ struct ProfileCommandTests {
         #expect(json.status == 0)
         #expect(json.stdout.contains("\"when\": \"(Vehicle.Speed == 0 and not inside(depots)) for 10min\""))
         #expect(json.stdout.contains("\"radius_m\": 500.0"))
+    }
+
+    @Test("show lists the features with their frames, and --json gives them as commands are given")
+    func showFeatures() throws {
+        let result = try AxleProcess.run(["profile", "show", profiles + "/demo-sedan"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let features = result.stdout.firstRange(of: "\nFeatures\n").map { String(result.stdout[$0.upperBound...]) } ?? ""
+        #expect(features.contains("performance-boost"), "no performance-boost under Features:\n\(result.stdout)")
+        #expect(features.contains("heated-seats"), "no heated-seats under Features:\n\(result.stdout)")
+        #expect(features.contains("FeatureCommand ×2 every 20ms"), "\(features)")
+        #expect(features.contains("FeatureEnabled=$enabled FeatureId=1"), "\(features)")
+        #expect(features.contains("FeatureEnabled=$enabled FeatureId=2"), "\(features)")
+
+        let json = try AxleProcess.run(["profile", "show", "--json", profiles + "/demo-sedan"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let document = try JSONValue.parse(json.stdout)
+        let shown = document["features"]?.arrayValue ?? []
+        #expect(shown.compactMap { $0["name"]?.stringValue } == ["performance-boost", "heated-seats"], "\(json.stdout)")
+        #expect(shown.first?["message"]?.stringValue == "FeatureCommand")
+        #expect(shown.first?["set"]?["FeatureEnabled"]?.stringValue == "$enabled")
+        #expect(shown.first?["parameters"]?.arrayValue?.first?["name"]?.stringValue == "enabled")
+        #expect(shown.first?["repeat"]?.intValue == 2)
+    }
+
+    @Test("show marks a catalog entry with range = \"ignore\" (a RANGE column, \"range\" in --json)")
+    func showRangeIgnore() throws {
+        let directory = try brokenSedan { text in
+            replacing(text, #""Vehicle.Speed" = { source = "VehicleMotion.VehicleSpeed", unit = "km/h""#,
+                      #""Vehicle.Speed" = { source = "VehicleMotion.VehicleSpeed", unit = "km/h", range = "ignore""#)
+        }
+        defer { removeTree(parent(directory)) }
+        let result = try AxleProcess.run(["profile", "show", directory])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let speed = result.stdout.split(separator: "\n").first { $0.contains("VehicleMotion.VehicleSpeed") } ?? ""
+        #expect(result.stdout.contains("STALE AFTER RANGE\n"), "\(result.stdout)")
+        #expect(speed.hasSuffix(" ignore"), "\(speed)")
+        let json = try AxleProcess.run(["profile", "show", "--json", directory])
+        #expect(json.stdout.contains("\"range\": \"ignore\""), "\(json.stdout)")
+        // The shipped profile checks every range: no RANGE column.
+        let shipped = try AxleProcess.run(["profile", "show", profiles + "/demo-sedan"])
+        #expect(!shipped.stdout.contains("RANGE\n"), "\(shipped.stdout)")
     }
 
     @Test("show refuses a broken profile with its problems")
