@@ -233,7 +233,8 @@ public enum ComparisonOperator: String, Sendable, Equatable, CaseIterable {
 public struct FeatureDefinition: Sendable, Equatable {
     /// The feature id the backend grants, e.g. `performance-boost`.
     public var name: String
-    /// The frames, with the declared parameter `enabled` (range 0…1). Its precondition, if any, gates activation.
+    /// The frames, with the declared parameter `enabled` (range 0…1). The agent does not evaluate its precondition or
+    /// confirmation: the frames go out whenever the entitlement turns on or off (FeatureManager).
     public var action: CommandDefinition
 
     public init(name: String, action: CommandDefinition) {
