@@ -624,6 +624,13 @@ private struct ProfileBuilder {
             if !Self.isSimpleName(entry.key) {
                 reader.error("feature name '\(entry.key)' must be lowercase letters, digits, '-' or '_', starting with a letter", line: entry.line)
             }
+            // The agent sends a feature's frames whenever its entitlement turns on or off, with nothing to gate them
+            // and nothing to wait for: keys that would promise otherwise are refused, not silently ignored.
+            for key in ["precondition", "confirm", "timeout"] where reader.contains(key) {
+                reader.error(
+                    "'\(key)' is not used for a feature: its frames are sent whenever the entitlement turns on or off, without a precondition or a confirmation; remove it",
+                    line: reader.line(of: key))
+            }
             guard let action = readCommand(entry.key, reader, line: entry.line, kind: "feature") else { continue }
             guard let enabled = action.parameters.first(where: { $0.name == "enabled" }), enabled.minimum <= 0, enabled.maximum >= 1,
                 action.signals.values.contains(.parameter("enabled"))

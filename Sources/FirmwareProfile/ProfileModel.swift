@@ -233,8 +233,8 @@ public enum ComparisonOperator: String, Sendable, Equatable, CaseIterable {
 public struct FeatureDefinition: Sendable, Equatable {
     /// The feature id the backend grants, e.g. `performance-boost`.
     public var name: String
-    /// The frames, with the declared parameter `enabled` (range 0…1). The agent does not evaluate its precondition or
-    /// confirmation: the frames go out whenever the entitlement turns on or off (FeatureManager).
+    /// The frames, with the declared parameter `enabled` (range 0…1). They go out whenever the entitlement turns on or
+    /// off (FeatureManager); the loader refuses a precondition, confirmation or timeout, so both stay nil.
     public var action: CommandDefinition
 
     public init(name: String, action: CommandDefinition) {

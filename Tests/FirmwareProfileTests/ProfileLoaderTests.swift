@@ -390,6 +390,25 @@ struct ProfileLoaderTests {
         #expect(loaded.profile?.features.first?.action.signals == ["Request": .parameter("enabled")])
     }
 
+    @Test("a feature's precondition, confirm or timeout is an error: nothing gates a feature's frames or waits for them")
+    func featureKeysTheAgentWouldIgnore() throws {
+        let found = try problems(of: fixtureHead + """
+            [features."performance-boost"]
+            message = "Command"
+            set = { Request = "$enabled" }
+            precondition = "Vehicle.Speed == 0"
+            confirm = "Vehicle.Speed == 0"
+            timeout = "2s"
+
+            [features."performance-boost".parameters]
+            enabled = { min = 0, max = 1 }
+            """)
+        #expect(found.count == 3, "\(found)")
+        for key in ["precondition", "confirm", "timeout"] {
+            #expect(found.contains { $0.contains(": error: '\(key)' is not used for a feature") }, "\(found)")
+        }
+    }
+
     @Test("unquoted dotted names are read as the same catalog names and command names")
     func dottedNames() throws {
         let fixture = try ProfileFixture("""
