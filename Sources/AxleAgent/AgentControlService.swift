@@ -113,10 +113,7 @@ struct AgentControlService: ControlHandler {
     }
 
     private func label(of value: Double, signal index: Int) -> String? {
-        guard let signal = dbcSignals[index], !signal.valueLabels.isEmpty, signal.factor != 0 else { return nil }
-        let raw = ((value - signal.offset) / signal.factor).rounded()
-        guard raw.isFinite, abs(raw) < 1e18 else { return nil }
-        return signal.valueLabels[Int128(Int64(raw))]
+        dbcSignals[index]?.label(forPhysical: value)
     }
 
     func outbox() throws -> OutboxReport {

@@ -151,6 +151,14 @@ public struct DBCSignal: Sendable {
             && abs(factor) < 9.2e18 && abs(offset) < 9.2e18
     }
 
+    /// The value table's label for a physical value (the raw value it scales back to), nil when there is none.
+    public func label(forPhysical value: Double) -> String? {
+        guard !valueLabels.isEmpty, factor != 0 else { return nil }
+        let raw = ((value - offset) / factor).rounded()
+        guard raw.isFinite, abs(raw) < 1e18 else { return nil }
+        return valueLabels[Int128(Int64(raw))]
+    }
+
     /// Bit positions (0 = bit 0 of byte 0, counting LSB first within each byte) the signal occupies.
     public var occupiedBits: [Int] {
         switch byteOrder {

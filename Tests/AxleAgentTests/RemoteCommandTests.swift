@@ -162,6 +162,8 @@ struct RemoteCommandTests {
         #expect(refused?.status == .rejected)
         #expect(refused?.reason == .preconditionFailed)
         #expect(refused?.text?.contains("Vehicle.Speed = ") == true, "\(String(describing: refused?.text))")
+        // The gear with its label, as `axle signals` shows it (the demo sedan's gears are P, R, N, D).
+        #expect(refused?.text?.contains(#/CurrentGear = \d+ \([PRND]\)/#) == true, "\(String(describing: refused?.text))")
         #expect(rig.responses(for: moving.id).count == 1, "nothing but the rejection")
     }
 

@@ -43,6 +43,8 @@ final class CommandExecutor {
     private let log: AgentLog
     private let encoders: [String: SignalEncoder]
     private let catalogIndex: [String: Int]
+    /// Per catalog signal: its DBC signal, for value labels in the texts a command's sender reads.
+    private let dbcSignals: [DBCSignal?]
     private let commandsByName: [String: CommandDefinition]
     private var executions: [Execution] = []
     /// Rolling counter per (bus, message): the next value its counter signal takes.
@@ -65,6 +67,9 @@ final class CommandExecutor {
         self.log = log
         self.encoders = Dictionary(uniqueKeysWithValues: profile.buses.map { ($0.name, SignalEncoder(database: $0.database)) })
         self.catalogIndex = Dictionary(profile.catalog.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.dbcSignals = profile.catalog.map { entry in
+            profile.bus(named: entry.bus)?.database.message(named: entry.message)?.signal(named: entry.signal)
+        }
         self.commandsByName = Dictionary(profile.commands.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.killAfterJournal = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) } == "kill-after-journal"
     }
@@ -314,7 +319,9 @@ final class CommandExecutor {
             }
             guard let latest = engine.latest(signal: index) else { return "\(name) = unknown" }
             let stale = engine.isFresh(signal: index, atMicros: engine.nowMicros) ? "" : " (stale)"
-            return "\(name) = \(Self.number(latest.value))\(stale)"
+            // With its label, as `axle signals` shows it: "CurrentGear = 3 (D)" is what a person can check.
+            let label = dbcSignals[index]?.label(forPhysical: latest.value).map { " (\($0))" } ?? ""
+            return "\(name) = \(Self.number(latest.value))\(label)\(stale)"
         }.joined(separator: ", ")
     }
 
