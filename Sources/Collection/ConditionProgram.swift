@@ -139,6 +139,7 @@ enum NodeOperation: Sendable {
     case falling(Int32)
     case sustained(Int32, micros: Int64)
     case inside(latitude: Int32, longitude: Int32, circles: Range<Int32>)
+    case reports(signal: Int32, availability: SignalAvailability)
 }
 
 /// The state of one node between evaluations.
@@ -207,6 +208,9 @@ struct ConditionProgram: Sendable {
                 return add(.falling(compile(inner)))
             case .sustained(let inner, let seconds):
                 return add(.sustained(compile(inner), micros: microseconds(seconds)))
+            case .reports(let name, let availability):
+                guard let signal = read(name) else { return add(.constant(.unknown)) }
+                return add(.reports(signal: signal, availability: availability))
             case .inside(let name):
                 guard let area = areas.first(where: { $0.name == name }),
                     let latitude = read(area.latitudeSignal), let longitude = read(area.longitudeSignal)
@@ -308,6 +312,14 @@ struct ConditionProgram: Sendable {
                     // Not knowing is a break: the duration restarts when the condition is known true again.
                     state[index].since = .min
                     result = .unknown
+                }
+            case .reports(let signal, let availability):
+                let state = signals[Int(signal)]
+                // Judged on the newest value, reading or not, while it is no older than the signal's stale-after.
+                if state.latestMicros == .min || time > state.latestMicros &+ state.staleMicros {
+                    result = .unknown
+                } else {
+                    result = Truth(state.availability == availability)
                 }
             case .inside(let latitude, let longitude, let range):
                 let north = signals[Int(latitude)]

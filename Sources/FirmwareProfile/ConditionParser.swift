@@ -75,7 +75,7 @@ public struct ConditionParser {
     }
 
     static let keywords: Set<String> = [
-        "and", "or", "not", "for", "hysteresis", "rising", "falling", "inside", "true", "false",
+        "and", "or", "not", "for", "hysteresis", "rising", "falling", "inside", "true", "false", "error", "not_available",
     ]
 
     // MARK: Grammar
@@ -198,6 +198,17 @@ public struct ConditionParser {
             advance()
             try expectClosing(opening: opening)
             return .inside(area: area)
+        case .word(let word) where word == "error" || word == "not_available":
+            advance()
+            try expectOpening(after: token)
+            let opening = tokens[position - 1]
+            guard case .word(let signal) = current.kind, !Self.keywords.contains(signal) else {
+                throw error(at: current, "expected a catalog signal in \(word)(…), found \(current.shown)")
+            }
+            guard vocabulary.signals[signal] != nil else { throw error(at: current, unknownSignalMessage(signal)) }
+            advance()
+            try expectClosing(opening: opening)
+            return .reports(signal: signal, availability: word == "error" ? .error : .notAvailable)
         case .word(let word) where word == "true" || word == "false":
             if case .comparison = peek(1).kind { return try parseComparisonOrTruthy() }
             advance()
@@ -545,7 +556,7 @@ extension Condition {
     /// `ConditionParser.maximumNestingDepth` inside a condition already read.
     var countedNesting: Int {
         switch self {
-        case .constant, .truthy, .comparison, .inside: 0
+        case .constant, .truthy, .comparison, .inside, .reports: 0
         case .not(let inner), .rising(let inner), .falling(let inner), .sustained(let inner, _): 1 + inner.countedNesting
         case .and(let parts), .or(let parts): parts.map(\.countedNesting).max() ?? 0
         }
@@ -562,7 +573,7 @@ extension Condition {
     public func normalizedText(label: (_ signal: String, _ value: Double) -> String?) -> String {
         func isAtomic(_ condition: Condition) -> Bool {
             switch condition {
-            case .constant, .truthy, .comparison, .rising, .falling, .inside: true
+            case .constant, .truthy, .comparison, .rising, .falling, .inside, .reports: true
             case .not, .and, .or, .sustained: false
             }
         }
@@ -591,6 +602,7 @@ extension Condition {
         case .falling(let inner): return "falling(\(inner.normalizedText(label: label)))"
         case .sustained(let inner, let seconds): return wrapped(inner) + " for " + Self.format(seconds) + "s"
         case .inside(let area): return "inside(\(area))"
+        case .reports(let signal, let availability): return "\(availability == .error ? "error" : "not_available")(\(signal))"
         }
     }
 

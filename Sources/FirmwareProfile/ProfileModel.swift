@@ -195,6 +195,10 @@ public indirect enum Condition: Sendable, Equatable {
     /// `inside(depots)`: the vehicle's position (the area's latitude and longitude signals) lies in one of the
     /// area's circles. Unknown while either coordinate is unknown or stale.
     case inside(area: String)
+    /// `error(SIGNAL)` / `not_available(SIGNAL)`: the newest value the vehicle sent for the signal is an error
+    /// indicator / "not available" (J1939's, or outside the DBC range: docs/dbc.md). False while the newest value is
+    /// anything else; unknown before the first value and once the newest is older than the signal's `stale-after`.
+    case reports(signal: String, availability: SignalAvailability)
 
     /// Every catalog signal the condition reads, in order of appearance, without repeats.
     public var signals: [String] {
@@ -203,7 +207,7 @@ public indirect enum Condition: Sendable, Equatable {
         func visit(_ condition: Condition) {
             switch condition {
             case .constant, .inside: break
-            case .truthy(let signal): add(signal)
+            case .truthy(let signal), .reports(let signal, _): add(signal)
             case .comparison(let lhs, _, let rhs, _):
                 if case .signal(let name) = lhs { add(name) }
                 if case .signal(let name) = rhs { add(name) }

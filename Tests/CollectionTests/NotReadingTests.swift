@@ -76,4 +76,32 @@ struct NotReadingTests {
         #expect(counts.map(\.millis) == [10_000, 20_000, 30_000, 40_000, 50_000, 90_000, 100_000, 110_000, 120_000], "\(counts)")
         #expect(counts.allSatisfy { $0.value == 10 }, "\(counts)")
     }
+
+    @Test("error(SIGNAL) for 5s fires an event when the sensor keeps sending error indicators, and not for 'not available' or readings")
+    func errorIndicatorTriggersAnEvent() {
+        let faulty = Condition.sustained(.reports(signal: Self.cargo, availability: .error), seconds: 5)
+        let harness = Harness(makeProfile(
+            catalog: [catalogSignal(Self.cargo, unit: "celsius", staleAfter: 3)],
+            events: [event("cargo-sensor-fault", faulty, capture: [Self.cargo], pre: 0, post: 0)]))
+        let index = harness.index(Self.cargo)
+        #expect(harness.engine.evaluate(.reports(signal: Self.cargo, availability: .error)) == nil, "unknown before any value")
+        // Readings, then "not available" (no reefer): neither is an error indicator.
+        for second in 0..<10 { harness.ingest(Self.cargo, ms: Int64(second) * 1000, 4) }
+        for second in 10..<20 {
+            harness.engine.ingestNotReading(signal: index, timeMicros: Int64(second) * 1_000_000, availability: .notAvailable)
+        }
+        #expect(harness.engine.evaluate(.reports(signal: Self.cargo, availability: .notAvailable)) == true)
+        #expect(harness.engine.evaluate(.reports(signal: Self.cargo, availability: .error)) == false)
+        harness.advance(ms: 20_000)
+        #expect(harness.events().isEmpty)
+        // Error indicators for 6 s: the event fires once.
+        for second in 20...26 {
+            harness.engine.ingestNotReading(signal: index, timeMicros: Int64(second) * 1_000_000, availability: .error)
+        }
+        harness.advance(ms: 27_000)
+        #expect(harness.events().map(\.name) == ["cargo-sensor-fault"])
+        // A sensor that falls silent: the last error indicator turns stale, and the condition unknown.
+        harness.advance(ms: 40_000)
+        #expect(harness.engine.evaluate(.reports(signal: Self.cargo, availability: .error)) == nil)
+    }
 }

@@ -1,4 +1,5 @@
 import AxleBase
+import DBC
 import FirmwareProfile
 import Testing
 
@@ -85,6 +86,17 @@ struct ConditionParserTests {
         #expect(try parse("true") == .constant(true))
         #expect(try parse("  false  ") == .constant(false))
         #expect(try parse("Vehicle.Body.Trunk.Rear.IsOpen") == .truthy(signal: "Vehicle.Body.Trunk.Rear.IsOpen"))
+    }
+
+    @Test("error(SIGNAL) and not_available(SIGNAL) test what the vehicle sent instead of a reading")
+    func reports() throws {
+        #expect(try parse("error(Vehicle.Speed)") == .reports(signal: "Vehicle.Speed", availability: .error))
+        #expect(try parse("not_available(Vehicle.Speed) for 10s")
+            == .sustained(.reports(signal: "Vehicle.Speed", availability: .notAvailable), seconds: 10))
+        #expect(try parse("error(Vehicle.Speed) or Vehicle.Speed > 100").normalizedText
+            == "error(Vehicle.Speed) or Vehicle.Speed > 100")
+        #expect(throws: ConditionError.self) { try parse("error(Vehicle.Sped)") }
+        #expect(throws: ConditionError.self) { try parse("error(42)") }
     }
 
     @Test("durations take ms, s, m or min, h and d, as every duration in Axle does")

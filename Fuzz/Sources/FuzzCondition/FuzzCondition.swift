@@ -68,7 +68,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
 private func nestingDepth(of condition: Condition) -> Int {
     switch condition {
-    case .constant, .truthy, .comparison, .inside: 0
+    case .constant, .truthy, .comparison, .inside, .reports: 0
     case .not(let inner), .rising(let inner), .falling(let inner), .sustained(let inner, _): 1 + nestingDepth(of: inner)
     case .and(let parts), .or(let parts): 1 + (parts.map(nestingDepth(of:)).max() ?? 0)
     }
@@ -76,7 +76,7 @@ private func nestingDepth(of condition: Condition) -> Int {
 
 private func hasOnlyFiniteNumbers(_ condition: Condition) -> Bool {
     switch condition {
-    case .constant, .truthy, .inside: true
+    case .constant, .truthy, .inside, .reports: true
     case .comparison(let lhs, _, let rhs, let hysteresis):
         [lhs, rhs].allSatisfy { if case .number(let value) = $0 { value.isFinite } else { true } } && hysteresis.isFinite
     case .sustained(let inner, let seconds): seconds.isFinite && hasOnlyFiniteNumbers(inner)
