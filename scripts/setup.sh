@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: C libraries the Swift targets link against, and the real peers the tests use.
-debs=(pkg-config libsqlite3-dev libmosquitto-dev libsocketcan-dev libzstd-dev
+debs=(pkg-config libsqlite3-dev libmosquitto-dev libsocketcan-dev libzstd-dev libssl-dev
       mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv systemd)
 missing=()
 for p in "${debs[@]}"; do
