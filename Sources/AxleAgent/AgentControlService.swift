@@ -36,10 +36,7 @@ struct AgentControlService: ControlHandler {
         self.uplink = uplink
         self.store = outbox
         self.outboxPath = outboxPath
-        let profile = configuration.profile
-        self.dbcSignals = profile.catalog.map { entry in
-            profile.bus(named: entry.bus)?.database.message(named: entry.message)?.signal(named: entry.signal)
-        }
+        self.dbcSignals = configuration.profile.catalogDBCSignals()
     }
 
     func status() throws -> StatusReport {

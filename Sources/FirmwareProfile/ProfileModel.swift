@@ -44,6 +44,11 @@ public struct FirmwareProfile: Sendable {
 
     public func bus(named name: String) -> LogicalBus? { buses.first { $0.name == name } }
     public func catalogSignal(named name: String) -> CatalogSignal? { catalog.first { $0.name == name } }
+
+    /// The DBC signal behind each catalog entry, in catalog order (for value labels, units and ranges).
+    public func catalogDBCSignals() -> [DBCSignal?] {
+        catalog.map { entry in bus(named: entry.bus)?.database.message(named: entry.message)?.signal(named: entry.signal) }
+    }
 }
 
 /// A logical bus ("body", "powertrain", "j1939"): the DBC that describes the traffic on it.

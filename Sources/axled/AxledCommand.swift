@@ -148,24 +148,26 @@ struct AxledCommand: ParsableCommand {
         } else if access(AgentSettings.defaultConfigPath, F_OK) == 0 {
             try settings.apply(configFile: AgentSettings.defaultConfigPath)
         }
-        // Each flag is noted with its value, so that a refused one is reported by the flag's name.
+        // Each flag is laid over the file's value and noted, so that a refused one is reported by the flag's name.
         func text(_ value: String) -> String { UntrustedText.quoted(value) }
+        func shown(_ value: some Any) -> String { (value as? String).map(text) ?? "\(value)" }
+        func lay<Value>(_ flag: String, _ value: Value?, _ keyPath: WritableKeyPath<AgentSettings, Value>, key: String) {
+            guard let value else { return }
+            settings[keyPath: keyPath] = value
+            settings.noteFlag(flag, for: key, written: shown(value))
+        }
+        func layOptional<Value>(_ flag: String, _ value: Value?, _ keyPath: WritableKeyPath<AgentSettings, Value?>, key: String) {
+            guard let value else { return }
+            settings[keyPath: keyPath] = value
+            settings.noteFlag(flag, for: key, written: shown(value))
+        }
         if let profile {
             settings.profile = profile.hasSuffix("/") ? String(profile.dropLast()) : profile
             settings.noteFlag("--profile", for: "profile", written: text(profile))
         }
-        if let vehicleID {
-            settings.vehicleID = vehicleID
-            settings.noteFlag("--vehicle-id", for: "vehicle-id", written: text(vehicleID))
-        }
-        if let broker {
-            settings.broker = broker
-            settings.noteFlag("--broker", for: "broker", written: text(broker))
-        }
-        if let dataDirectory {
-            settings.dataDirectory = dataDirectory
-            settings.noteFlag("--data-dir", for: "data-dir", written: text(dataDirectory))
-        }
+        layOptional("--vehicle-id", vehicleID, \.vehicleID, key: "vehicle-id")
+        lay("--broker", broker, \.broker, key: "broker")
+        layOptional("--data-dir", dataDirectory, \.dataDirectory, key: "data-dir")
         for mapping in can {
             if let (bus, interface) = Self.busMapping(mapping) {
                 settings.can[bus] = interface
@@ -193,65 +195,26 @@ struct AxledCommand: ParsableCommand {
             }
             settings.noteFlag("--command-rate-limit", for: "rate-limit", written: "\(commandRateLimit)")
         }
-        if let controlSocket {
-            settings.controlSocket = controlSocket
-            settings.noteFlag("--control-socket", for: "socket", written: text(controlSocket))
-        }
-        if let topicPrefix {
-            settings.topicPrefix = topicPrefix
-            settings.noteFlag("--topic-prefix", for: "topic-prefix", written: text(topicPrefix))
-        }
-        if let mqttVersion {
-            settings.mqttVersion = mqttVersion
-            settings.noteFlag("--mqtt-version", for: "version", written: text(mqttVersion))
-        }
-        if let caFile {
-            settings.caFile = caFile
-            settings.noteFlag("--ca-file", for: "ca-file", written: text(caFile))
-        }
-        if let certFile {
-            settings.certFile = certFile
-            settings.noteFlag("--cert-file", for: "cert-file", written: text(certFile))
-        }
-        if let keyFile {
-            settings.keyFile = keyFile
-            settings.noteFlag("--key-file", for: "key-file", written: text(keyFile))
-        }
-        if let clientID {
-            settings.clientID = clientID
-            settings.noteFlag("--client-id", for: "client-id", written: text(clientID))
-        }
+        layOptional("--control-socket", controlSocket, \.controlSocket, key: "socket")
+        lay("--topic-prefix", topicPrefix, \.topicPrefix, key: "topic-prefix")
+        lay("--mqtt-version", mqttVersion, \.mqttVersion, key: "version")
+        layOptional("--ca-file", caFile, \.caFile, key: "ca-file")
+        layOptional("--cert-file", certFile, \.certFile, key: "cert-file")
+        layOptional("--key-file", keyFile, \.keyFile, key: "key-file")
+        layOptional("--client-id", clientID, \.clientID, key: "client-id")
         if let outboxCapMiB {
             // MiB to bytes without overflow: a cap past what Int64 holds is as good as no cap, and is kept huge.
             settings.outboxCapBytes = outboxCapMiB > Int64.max >> 20 ? Int64.max : outboxCapMiB << 20
             settings.noteFlag("--outbox-cap", for: "cap", written: "\(outboxCapMiB)")
         }
-        if let telemetryBatchSeconds {
-            settings.telemetryBatchSeconds = telemetryBatchSeconds
-            settings.noteFlag("--telemetry-batch", for: "telemetry-batch", written: "\(telemetryBatchSeconds)")
-        }
-        if let maximumInflight {
-            settings.maximumInflight = maximumInflight
-            settings.noteFlag("--max-inflight", for: "max-inflight", written: "\(maximumInflight)")
-        }
-        if let reconnectBase {
-            settings.reconnectBase = reconnectBase
-            settings.noteFlag("--reconnect-base", for: "reconnect-base", written: "\(reconnectBase)")
-        }
-        if let reconnectCap {
-            settings.reconnectCap = reconnectCap
-            settings.noteFlag("--reconnect-cap", for: "reconnect-cap", written: "\(reconnectCap)")
-        }
+        layOptional("--telemetry-batch", telemetryBatchSeconds, \.telemetryBatchSeconds, key: "telemetry-batch")
+        layOptional("--max-inflight", maximumInflight, \.maximumInflight, key: "max-inflight")
+        layOptional("--reconnect-base", reconnectBase, \.reconnectBase, key: "reconnect-base")
+        layOptional("--reconnect-cap", reconnectCap, \.reconnectCap, key: "reconnect-cap")
         if metered { settings.metered = true }
         if awsIoT { settings.awsIoT = true }
-        if let payloadFormat {
-            settings.payloadFormat = payloadFormat
-            settings.noteFlag("--payload-format", for: "payload-format", written: text(payloadFormat))
-        }
-        if let logLevel {
-            settings.logLevel = logLevel
-            settings.noteFlag("--log-level", for: "log-level", written: text(logLevel))
-        }
+        lay("--payload-format", payloadFormat, \.payloadFormat, key: "payload-format")
+        lay("--log-level", logLevel, \.logLevel, key: "log-level")
         return settings
     }
 

@@ -67,9 +67,7 @@ final class CommandExecutor {
         self.log = log
         self.encoders = Dictionary(uniqueKeysWithValues: profile.buses.map { ($0.name, SignalEncoder(database: $0.database)) })
         self.catalogIndex = Dictionary(profile.catalog.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.dbcSignals = profile.catalog.map { entry in
-            profile.bus(named: entry.bus)?.database.message(named: entry.message)?.signal(named: entry.signal)
-        }
+        self.dbcSignals = profile.catalogDBCSignals()
         self.commandsByName = Dictionary(profile.commands.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.killAfterJournal = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) } == "kill-after-journal"
     }
