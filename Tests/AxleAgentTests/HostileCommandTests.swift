@@ -116,7 +116,10 @@ struct HostileCommandTests {
         let delivered = rig.telemetryCount - telemetryBefore
         print("denied response topic: \(reconnects) reconnects, \(delivered) telemetry records in \(Int(monotonicSeconds() - started)) s")
         #expect(flowing, "\(delivered) telemetry records after the attack; \(reconnects) reconnects")
-        #expect(reconnects == 0, "the agent was disconnected \(reconnects) times: \(rig.harness.log().suffix(2000))")
+        // The agent also reconnects on its own when the machine's network changes (link watcher); other tests running
+        // beside this one add and remove links, which once caused one such reconnect. Those are not the broker's doing.
+        let ownReconnects = rig.harness.log().ranges(of: "disconnected: the vehicle's network changed").count
+        #expect(reconnects - ownReconnects == 0, "the broker disconnected the agent \(reconnects - ownReconnects) times: \(rig.harness.log().suffix(2000))")
         let answers = rig.answers()
         #expect(answers.allSatisfy { $0.topic == "axle/v1/hostile-1/cmd/res" }, "\(answers.map(\.topic))")
         #expect(answers.count >= 1 && answers.count <= 6, "\(answers.count) answers")
