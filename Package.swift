@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Collection", targets: ["Collection"]),
         .library(name: "AgentControl", targets: ["AgentControl"]),
         .library(name: "RemoteCommands", targets: ["RemoteCommands"]),
+        .library(name: "AgentCore", targets: ["AgentCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,12 +77,19 @@ let package = Package(
             name: "RemoteCommands",
             dependencies: ["AxleBase", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The agent's policies, with no C module beneath their own code: what the services decide (command execution,
+        // the drainer's window, telemetry batches) behind small seams (publisher, record store, frame sink, clock),
+        // so that they are unit-tested with fakes and a fake clock, without a broker, a bus or a database.
+        .target(
+            name: "AgentCore",
+            dependencies: ["AxleBase", "CANFrames", "DBC", "FirmwareProfile", "Collection", "RemoteCommands"]
+        ),
         // The agent's pipeline: sources → decoder → collection → outbox → uplink, its configuration and control.
         .target(
             name: "AxleAgent",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
-                "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands",
+                "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands", "AgentCore",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -139,6 +147,7 @@ let package = Package(
                 "RemoteCommands",
             ]
         ),
+        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AxleBase"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile", "DBC"]),
