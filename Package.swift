@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "AxleCLI", targets: ["AxleCLI"]),
         .library(name: "CANBus", targets: ["CANBus"]),
+        .library(name: "SQLiteDatabase", targets: ["SQLiteDatabase"]),
         .library(name: "Outbox", targets: ["Outbox"]),
         .library(name: "TelemetryPayload", targets: ["TelemetryPayload"]),
         .library(name: "MQTTUplink", targets: ["MQTTUplink"]),
@@ -54,6 +55,9 @@ let package = Package(
         .target(
             name: "CMosquitto",
             linkerSettings: [.linkedLibrary("mosquitto"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // The one SQLite layer: a connection with its statements cached, typed binding and reading, transactions, and
+        // one error type whose codes say what the user can do. Every SQLite file of Axle is opened through it.
+        .target(name: "SQLiteDatabase", dependencies: ["AxleBase", "CSQLite"]),
         // The durable store of ready-to-publish records (SQLite): classes, caps, eviction, dead letters.
         .target(name: "Outbox", dependencies: ["AxleBase", "CSQLite"]),
         // The versioned telemetry schema (protobuf), batching, zstd compression, the JSON debugging form.
@@ -137,6 +141,7 @@ let package = Package(
             name: "AxleCLITests",
             dependencies: ["AxleCLI", "AxleBase", "AgentControl", "AgentControlTestSupport", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
+        .testTarget(name: "SQLiteDatabaseTests", dependencies: ["SQLiteDatabase", "AxleBase", "AxleTestSupport"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "AxleTestSupport"]),
         .testTarget(name: "TelemetryPayloadTests", dependencies: ["TelemetryPayload", "AxleTestSupport"]),
         .testTarget(name: "MQTTUplinkTests", dependencies: ["MQTTUplink", "AxleTestSupport"]),
