@@ -59,7 +59,7 @@ let package = Package(
         // one error type whose codes say what the user can do. Every SQLite file of Axle is opened through it.
         .target(name: "SQLiteDatabase", dependencies: ["AxleBase", "CSQLite"]),
         // The durable store of ready-to-publish records (SQLite): classes, caps, eviction, dead letters.
-        .target(name: "Outbox", dependencies: ["AxleBase", "CSQLite"]),
+        .target(name: "Outbox", dependencies: ["AxleBase", "SQLiteDatabase"]),
         // The versioned telemetry schema (protobuf), batching, zstd compression, the JSON debugging form.
         .target(
             name: "TelemetryPayload",

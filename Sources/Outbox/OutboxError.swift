@@ -1,4 +1,4 @@
-import CSQLite
+import SQLiteDatabase
 
 /// An outbox failure: what failed, on which database, why, and what to do. `code` lets callers react (`isDiskFull`).
 public struct OutboxError: Error, Sendable, CustomStringConvertible {
@@ -77,33 +77,20 @@ public struct OutboxError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "outbox \(path): \(message)" }
 
-    /// An SQLite failure during `step`, with SQLite's own message and advice for the codes a user can act on.
-    static func sqlite(_ result: Int32, step: String, path: String, message: String) -> OutboxError {
-        let primary = result & 0xFF
-        let advice: String
+    /// An SQLite failure, with the SQLite layer's advice, under the outbox's code for it.
+    init(_ error: SQLiteError) {
         let code: Code
-        switch primary {
-        case SQLITE_FULL:
+        var message = error.explanation
+        switch error.code {
+        case .diskFull:
             code = .diskFull
-            advice = "the filesystem is full: free space on it (non-critical records are refused until then)"
-        case SQLITE_CORRUPT, SQLITE_NOTADB:
-            code = .damaged
-            advice = "the database file is damaged: restart the agent, which moves it aside and starts a new one"
-        case SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN, SQLITE_AUTH:
-            code = .database
-            advice = "check that the directory exists and that the agent may read and write it"
-        case SQLITE_BUSY, SQLITE_LOCKED:
-            code = .database
-            advice = "another process holds the database locked (a second agent, or a long-running reader)"
-        case SQLITE_IOERR:
-            code = .database
-            advice = "the storage reported an I/O error: check the filesystem and the flash device (dmesg)"
-        default:
-            code = .database
-            advice = "see the SQLite message above"
+            message += " (non-critical records are refused until then)"
+        case .damaged: code = .damaged
+        case .tooLarge: code = .tooLarge
+        default: code = .database
         }
-        return OutboxError(
-            code, path: path, message: "\(step) failed: \(message) (SQLite error \(result)); \(advice)",
-            sqliteCode: primary, detail: "\(step): \(message)")
+        self.init(
+            code, path: error.path, message: message, sqliteCode: error.primaryResultCode,
+            detail: "\(error.step): \(error.message)")
     }
 }

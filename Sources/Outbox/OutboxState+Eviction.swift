@@ -1,3 +1,5 @@
+import SQLiteDatabase
+
 // Making room under the cap: expiry, dead letters, eviction by class, and drop ranges.
 
 extension OutboxState {
@@ -39,11 +41,11 @@ extension OutboxState {
                     "SELECT position, length(payload), length(topic) FROM records WHERE position >= ? AND position < ? "
                         + "ORDER BY position LIMIT 512",
                     step: "choosing records to evict",
-                    bind: { statement throws(OutboxError) in
-                        try statement.bind(1, range.lower)
-                        try statement.bind(2, upper)
+                    bind: { statement in
+                        statement.bind(1, range.lower)
+                        statement.bind(2, upper)
                     },
-                    row: { statement throws(OutboxError) in
+                    row: { statement in
                         positions.append(statement.int64(0))
                         payloadBytes += statement.int64(1)
                         rowBytes += statement.int64(1) + statement.int64(2) + 64
@@ -52,9 +54,9 @@ extension OutboxState {
                 guard let first = positions.first, let last = positions.last else { break }
                 try connection.run(
                     "DELETE FROM records WHERE position >= ? AND position <= ?", step: "evicting records"
-                ) { statement throws(OutboxError) in
-                    try statement.bind(1, first)
-                    try statement.bind(2, last)
+                ) { statement in
+                    statement.bind(1, first)
+                    statement.bind(2, last)
                 }
                 try updateClass(priority, records: -Int64(positions.count), payloadBytes: -payloadBytes)
                 try recordDrops(
@@ -74,7 +76,7 @@ extension OutboxState {
                 step: "choosing dead letters to evict")
             else { return }
             try connection.run("DELETE FROM dead_letters WHERE sequence <= ?", step: "evicting dead letters") {
-                statement throws(OutboxError) in try statement.bind(1, last)
+                statement in statement.bind(1, last)
             }
         }
     }
@@ -85,15 +87,15 @@ extension OutboxState {
         var expired: [PriorityClass: [(sequence: UInt64, bytes: Int64)]] = [:]
         try connection.query(
             "SELECT position, length(payload) FROM records WHERE expires_at <= ?", step: "finding expired records",
-            bind: { statement throws(OutboxError) in try statement.bind(1, now) },
-            row: { statement throws(OutboxError) in
+            bind: { statement in statement.bind(1, now) },
+            row: { statement in
                 let position = statement.int64(0)
                 expired[Schema.priority(position), default: []].append((Schema.sequence(position), statement.int64(1)))
                 return true
             })
         guard !expired.isEmpty else { return 0 }
         try connection.run("DELETE FROM records WHERE expires_at <= ?", step: "dropping expired records") {
-            statement throws(OutboxError) in try statement.bind(1, now)
+            statement in statement.bind(1, now)
         }
         var count = 0
         for (priority, records) in expired {
@@ -111,9 +113,9 @@ extension OutboxState {
         guard high > low + 1 else { return false }
         return try openConnection().integer(
             "SELECT 1 FROM records WHERE position > ? AND position < ? LIMIT 1", step: "finding drop runs"
-        ) { statement throws(OutboxError) in
-            try statement.bind(1, Schema.position(priority, low))
-            try statement.bind(2, Schema.position(priority, high))
+        ) { statement in
+            statement.bind(1, Schema.position(priority, low))
+            statement.bind(2, Schema.position(priority, high))
         } != nil
     }
 
@@ -135,13 +137,13 @@ extension OutboxState {
         }
         let delivered = try connection.integer(
             "SELECT delivered FROM classes WHERE priority = ?", step: "reading the \(priority) totals"
-        ) { statement throws(OutboxError) in try statement.bind(1, Int64(priority.rawValue)) } ?? 0
+        ) { statement in statement.bind(1, Int64(priority.rawValue)) } ?? 0
         var latest: (id: Int64, last: UInt64, reason: String, reported: Bool, mark: Int64)?
         try connection.query(
             "SELECT id, last, reason, reported, delivered_mark FROM drops WHERE priority = ? ORDER BY id DESC LIMIT 1",
             step: "reading drop ranges",
-            bind: { statement throws(OutboxError) in try statement.bind(1, Int64(priority.rawValue)) },
-            row: { statement throws(OutboxError) in
+            bind: { statement in statement.bind(1, Int64(priority.rawValue)) },
+            row: { statement in
                 latest = (
                     statement.int64(0), UInt64(statement.int64(1)), statement.text(2), statement.int64(3) != 0,
                     statement.int64(4))
@@ -153,11 +155,11 @@ extension OutboxState {
             {
                 try connection.run(
                     "UPDATE drops SET last = ?, count = count + ?, at = ? WHERE id = ?", step: "extending a drop range"
-                ) { statement throws(OutboxError) in
-                    try statement.bind(1, Int64(run.last))
-                    try statement.bind(2, Int64(run.count))
-                    try statement.bind(3, now)
-                    try statement.bind(4, latest.id)
+                ) { statement in
+                    statement.bind(1, Int64(run.last))
+                    statement.bind(2, Int64(run.count))
+                    statement.bind(3, now)
+                    statement.bind(4, latest.id)
                 }
             } else {
                 try connection.run(
@@ -165,14 +167,14 @@ extension OutboxState {
                     INSERT INTO drops(priority, first, last, count, reason, at, delivered_mark)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, step: "recording a drop range"
-                ) { statement throws(OutboxError) in
-                    try statement.bind(1, Int64(priority.rawValue))
-                    try statement.bind(2, Int64(run.first))
-                    try statement.bind(3, Int64(run.last))
-                    try statement.bind(4, Int64(run.count))
-                    try statement.bind(5, reason.rawValue)
-                    try statement.bind(6, now)
-                    try statement.bind(7, delivered)
+                ) { statement in
+                    statement.bind(1, Int64(priority.rawValue))
+                    statement.bind(2, Int64(run.first))
+                    statement.bind(3, Int64(run.last))
+                    statement.bind(4, Int64(run.count))
+                    statement.bind(5, reason.rawValue)
+                    statement.bind(6, now)
+                    statement.bind(7, delivered)
                 }
             }
         }

@@ -1,4 +1,4 @@
-import CSQLite
+import SQLiteDatabase
 
 // Opening: creating, checking and replacing the database, the sequence sidecar, closing.
 
@@ -18,7 +18,7 @@ extension OutboxState {
         let sidecar = Files.readNumber(path + ".sequence")
         var floor = sidecar ?? 0
         var report: OpenReport = (Files.size(path) ?? 0) == 0 ? .created : .opened
-        let connection: SQLiteConnection
+        let connection: OutboxConnection
         switch try openVerified(path) {
         case .ready(let opened):
             connection = opened
@@ -82,21 +82,20 @@ extension OutboxState {
     }
 
     enum Verified {
-        case ready(SQLiteConnection)
+        case ready(OutboxConnection)
         case damaged(String)
     }
 
     /// Opens the file, runs `PRAGMA quick_check`, refuses another program's database, switches to WAL and creates
     /// the tables if needed. Damage is a result; other failures throw.
     static func openVerified(_ path: String) throws(OutboxError) -> Verified {
-        let connection: SQLiteConnection
+        let connection: OutboxConnection
         do throws(OutboxError) {
-            connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            connection = try OutboxConnection(path: path, access: .readWrite)
         } catch {
             if error.code == .damaged { return .damaged(error.detail) }
             throw error
         }
-        sqlite3_busy_timeout(connection.handle, busyTimeoutMillis)
         do throws(OutboxError) {
             let check = try connection.texts("PRAGMA quick_check", step: "checking the database")
             guard check == ["ok"] else {
@@ -120,14 +119,8 @@ extension OutboxState {
                     message: "the outbox was written by a newer Axle (schema \(version), this one knows "
                         + "\(Schema.version)); update the agent or move the file away")
             }
-            // (A no-op for an outbox already in WAL mode.)
-            let mode = try connection.texts("PRAGMA journal_mode=WAL", step: "switching to WAL mode")
-            guard mode.first?.lowercased() == "wal" else {
-                throw OutboxError(
-                    .database, path: path,
-                    message: "SQLite refused WAL mode (journal mode \(mode.first ?? "?")); the filesystem must "
-                        + "support shared memory maps (the -shm file)")
-            }
+            // After the checks above: switching writes the header, and another program's file is left untouched.
+            try connection.useWriteAheadLog()
             // Only a new database is written to here: opening an existing one must work on a full disk.
             guard version < Schema.version || !tables.contains("records") else { return .ready(connection) }
             try connection.execute("BEGIN IMMEDIATE", step: "creating the tables")
@@ -151,7 +144,7 @@ extension OutboxState {
 
     /// The highest sequence number a damaged copy still shows, from whatever parts of it can be read.
     static func highestSequence(inDamagedCopy path: String) -> UInt64 {
-        guard let connection = try? SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY) else { return 0 }
+        guard let connection = try? OutboxConnection(path: path, access: .readOnly) else { return 0 }
         defer { connection.close() }
         var highest: Int64 = 0
         let step = "reading the damaged copy"
@@ -188,7 +181,7 @@ extension OutboxState {
         self.connection = nil
     }
 
-    func openConnection() throws(OutboxError) -> SQLiteConnection {
+    func openConnection() throws(OutboxError) -> OutboxConnection {
         guard let connection else {
             throw OutboxError(.closed, path: path, message: "the outbox was closed; open a new OutboxStore")
         }

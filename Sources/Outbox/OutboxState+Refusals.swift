@@ -1,3 +1,5 @@
+import SQLiteDatabase
+
 // Refusal reports: drafts the outbox refused are tallied, the tally is written with the next commit, and
 // `OutboxStore.appendRefusalReport` turns it into one record (docs/outbox.md, "Refusal reports").
 
@@ -72,7 +74,7 @@ extension OutboxState {
         var values: [String: Int64] = [:]
         try openConnection().query(
             "SELECT key, value FROM meta WHERE key LIKE 'refused.%'", step: "reading the refusal tally"
-        ) { statement throws(OutboxError) in
+        ) { statement in
             values[statement.text(0)] = statement.int64(1)
             return true
         }
@@ -134,9 +136,9 @@ extension OutboxState {
         try openConnection().run(
             "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = \(combined)",
             step: "updating the refusal tally"
-        ) { statement throws(OutboxError) in
-            try statement.bind(1, key)
-            try statement.bind(2, value)
+        ) { statement in
+            statement.bind(1, key)
+            statement.bind(2, value)
         }
     }
 }

@@ -1,3 +1,5 @@
+import SQLiteDatabase
+
 // Statistics, for the agent and (read-only) for the technician CLI.
 
 extension OutboxState {
@@ -9,7 +11,7 @@ extension OutboxState {
     }
 
     /// Reads statistics in one read transaction (one consistent snapshot); `capBytes` nil reads the stored cap.
-    static func statistics(of connection: SQLiteConnection, capBytes: Int64?) throws(OutboxError) -> OutboxStatistics {
+    static func statistics(of connection: OutboxConnection, capBytes: Int64?) throws(OutboxError) -> OutboxStatistics {
         try connection.execute("BEGIN", step: "starting a read")
         defer { try? connection.execute("COMMIT", step: "ending a read") }
         var depth: [PriorityClass: OutboxStatistics.ClassDepth] = [:]
@@ -22,7 +24,7 @@ extension OutboxState {
         }
         try connection.query(
             "SELECT priority, records, payload_bytes, dropped, refused FROM classes", step: "reading the class totals"
-        ) { statement throws(OutboxError) in
+        ) { statement in
             guard let priority = PriorityClass(rawValue: UInt8(truncatingIfNeeded: statement.int64(0))) else {
                 return true
             }
@@ -37,17 +39,17 @@ extension OutboxState {
             depth[priority]?.oldestCreatedAtMillis = try connection.integer(
                 "SELECT created_at FROM records WHERE position >= ? AND position < ? ORDER BY position LIMIT 1",
                 step: "reading the oldest record"
-            ) { statement throws(OutboxError) in
-                try statement.bind(1, range.lower)
-                try statement.bind(2, range.upper)
+            ) { statement in
+                statement.bind(1, range.lower)
+                statement.bind(2, range.upper)
             }
         }
         var recentDrops: [DropRange] = []
         try connection.query(
             "SELECT priority, first, last, count, reason, at FROM drops ORDER BY id DESC LIMIT ?",
             step: "reading drop ranges",
-            bind: { statement throws(OutboxError) in try statement.bind(1, Int64(Schema.recentDropLimit)) },
-            row: { statement throws(OutboxError) in
+            bind: { statement in statement.bind(1, Int64(Schema.recentDropLimit)) },
+            row: { statement in
                 recentDrops.append(dropRange(statement, from: 0))
                 return true
             })

@@ -1,11 +1,11 @@
-import CSQLite
+import SQLiteDatabase
 
 /// Everything behind `OutboxStore`'s lock: the connection, the pause state, and every operation as SQL in
 /// transactions. Not `Sendable`: only the thread holding the lock touches it.
 final class OutboxState {
     let configuration: OutboxConfiguration
     let limits: StorageLimits
-    var connection: SQLiteConnection?
+    var connection: OutboxConnection?
     /// The disk was full at the last attempt: non-critical appends are paced.
     private(set) var intakePaused = false
     var lastFullAttempt = -Double.infinity
@@ -32,7 +32,7 @@ final class OutboxState {
     var sidecarPath: String { configuration.path + ".sequence" }
     var reservePath: String { configuration.path + ".reserve" }
 
-    init(configuration: OutboxConfiguration, connection: SQLiteConnection, limits: StorageLimits, mark: UInt64) {
+    init(configuration: OutboxConfiguration, connection: OutboxConnection, limits: StorageLimits, mark: UInt64) {
         self.configuration = configuration
         self.connection = connection
         self.limits = limits
@@ -106,7 +106,7 @@ final class OutboxState {
         try Self.usedBytes(try openConnection())
     }
 
-    static func usedBytes(_ connection: SQLiteConnection) throws(OutboxError) -> Int64 {
+    static func usedBytes(_ connection: OutboxConnection) throws(OutboxError) -> Int64 {
         let step = "measuring the database"
         let pages = try connection.integer("PRAGMA page_count", step: step) ?? 0
         let free = try connection.integer("PRAGMA freelist_count", step: step) ?? 0
@@ -121,9 +121,9 @@ final class OutboxState {
 
     func setMeta(_ key: String, _ value: Int64) throws(OutboxError) {
         try openConnection().run("UPDATE meta SET value = ? WHERE key = ?", step: "updating \(key)") {
-            statement throws(OutboxError) in
-            try statement.bind(1, value)
-            try statement.bind(2, key)
+            statement in
+            statement.bind(1, value)
+            statement.bind(2, key)
         }
     }
 
@@ -137,19 +137,18 @@ final class OutboxState {
             UPDATE classes SET records = records + ?, payload_bytes = payload_bytes + ?, dropped = dropped + ?,
                 refused = refused + ?, delivered = delivered + ? WHERE priority = ?
             """, step: "updating the \(priority) totals"
-        ) { statement throws(OutboxError) in
-            try statement.bind(1, records)
-            try statement.bind(2, payloadBytes)
-            try statement.bind(3, dropped)
-            try statement.bind(4, refused)
-            try statement.bind(5, delivered)
-            try statement.bind(6, Int64(priority.rawValue))
+        ) { statement in
+            statement.bind(1, records)
+            statement.bind(2, payloadBytes)
+            statement.bind(3, dropped)
+            statement.bind(4, refused)
+            statement.bind(5, delivered)
+            statement.bind(6, Int64(priority.rawValue))
         }
     }
 
     func checkpoint() {
-        guard let handle = connection?.handle else { return }
-        _ = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        connection?.checkpoint()
     }
 
     // MARK: Appending
@@ -265,13 +264,13 @@ final class OutboxState {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
                     step: "storing a record"
-                ) { statement throws(OutboxError) in
-                    try statement.bind(1, row.position)
-                    try statement.bind(2, row.draft.createdAtMillis)
-                    try statement.bind(3, row.draft.expiresAtMillis)
-                    try statement.bind(4, row.draft.topic)
-                    try statement.bind(5, Int64(row.draft.qos))
-                    try statement.bind(6, borrowing: payload)
+                ) { statement in
+                    statement.bind(1, row.position)
+                    statement.bind(2, row.draft.createdAtMillis)
+                    statement.bind(3, row.draft.expiresAtMillis)
+                    statement.bind(4, row.draft.topic)
+                    statement.bind(5, Int64(row.draft.qos))
+                    statement.bind(6, borrowing: payload)
                 }
             }
             totals[row.draft.priority, default: (0, 0)].records += 1
@@ -345,12 +344,12 @@ final class OutboxState {
                 WHERE position >= ? AND position < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY position
                 """,
                 step: "reading records to send",
-                bind: { statement throws(OutboxError) in
-                    try statement.bind(1, range.lower)
-                    try statement.bind(2, range.upper)
-                    try statement.bind(3, now)
+                bind: { statement in
+                    statement.bind(1, range.lower)
+                    statement.bind(2, range.upper)
+                    statement.bind(3, now)
                 },
-                row: { statement throws(OutboxError) in
+                row: { statement in
                     let sequence = Schema.sequence(statement.int64(0))
                     if excluding.contains(sequence) { return true }
                     records.append(
@@ -371,12 +370,12 @@ final class OutboxState {
         try openConnection().query(
             "DELETE FROM records WHERE position IN (?, ?, ?, ?) RETURNING position, length(payload)",
             step: "deleting a record",
-            bind: { statement throws(OutboxError) in
+            bind: { statement in
                 for priority in PriorityClass.allCases {
-                    try statement.bind(Int32(priority.rawValue) + 1, Schema.position(priority, sequence))
+                    statement.bind(Int32(priority.rawValue) + 1, Schema.position(priority, sequence))
                 }
             },
-            row: { statement throws(OutboxError) in
+            row: { statement in
                 found = (Schema.priority(statement.int64(0)), statement.int64(1))
                 return true
             })
@@ -411,11 +410,11 @@ final class OutboxState {
                     topic, qos, payload, ?, ?
                 FROM records WHERE position IN (?, ?, ?, ?)
                 """, step: "dead-lettering a record"
-            ) { statement throws(OutboxError) in
-                try statement.bind(1, reason)
-                try statement.bind(2, now)
+            ) { statement in
+                statement.bind(1, reason)
+                statement.bind(2, now)
                 for priority in PriorityClass.allCases {
-                    try statement.bind(Int32(priority.rawValue) + 3, Schema.position(priority, sequence))
+                    statement.bind(Int32(priority.rawValue) + 3, Schema.position(priority, sequence))
                 }
             }
             guard let (priority, bytes) = try deleteRecord(sequence) else { return }
@@ -425,7 +424,7 @@ final class OutboxState {
                 DELETE FROM dead_letters WHERE sequence <
                     (SELECT min(sequence) FROM (SELECT sequence FROM dead_letters ORDER BY sequence DESC LIMIT ?))
                 """, step: "trimming the dead letters"
-            ) { statement throws(OutboxError) in try statement.bind(1, Int64(Schema.deadLetterLimit)) }
+            ) { statement in statement.bind(1, Int64(Schema.deadLetterLimit)) }
         }
     }
 
@@ -437,8 +436,8 @@ final class OutboxState {
             ORDER BY sequence DESC LIMIT ?
             """,
             step: "reading dead letters",
-            bind: { statement throws(OutboxError) in try statement.bind(1, Int64(max(limit, 0))) },
-            row: { statement throws(OutboxError) in
+            bind: { statement in statement.bind(1, Int64(max(limit, 0))) },
+            row: { statement in
                 let record = OutboxRecord(
                     sequence: UInt64(statement.int64(0)),
                     priority: PriorityClass(rawValue: UInt8(truncatingIfNeeded: statement.int64(1))) ?? .bulk,
@@ -467,7 +466,7 @@ final class OutboxState {
             try connection.query(
                 "SELECT id, priority, first, last, count, reason, at FROM drops WHERE reported = 0 ORDER BY id",
                 step: "reading unreported drops"
-            ) { statement throws(OutboxError) in
+            ) { statement in
                 ids.append(statement.int64(0))
                 ranges.append(Self.dropRange(statement, from: 1))
                 return true
@@ -480,7 +479,7 @@ final class OutboxState {
             // report already names.
             try connection.run(
                 "UPDATE drops SET reported = 1 WHERE reported = 0 AND id <= ?", step: "marking drops reported"
-            ) { statement throws(OutboxError) in try statement.bind(1, lastID) }
+            ) { statement in statement.bind(1, lastID) }
             return ranges
         } catch {
             abandonTransaction(after: error)
@@ -509,7 +508,7 @@ final class OutboxState {
                 DELETE FROM drops WHERE reported = 1 AND id <
                     (SELECT min(id) FROM (SELECT id FROM drops ORDER BY id DESC LIMIT ?))
                 """, step: "trimming reported drops"
-            ) { statement throws(OutboxError) in try statement.bind(1, Int64(Schema.recentDropLimit)) }
+            ) { statement in statement.bind(1, Int64(Schema.recentDropLimit)) }
         } catch {
             abandonTransaction(after: error)
             if error.code == .diskFull || error.code == .outboxFull { refuse([draft]) }
@@ -536,7 +535,7 @@ final class OutboxState {
         return sequence
     }
 
-    static func dropRange(_ statement: SQLiteConnection.Statement, from column: Int32) -> DropRange {
+    static func dropRange(_ statement: SQLiteStatement, from column: Int32) -> DropRange {
         DropRange(
             priority: PriorityClass(rawValue: UInt8(truncatingIfNeeded: statement.int64(column))) ?? .bulk,
             first: UInt64(statement.int64(column + 1)), last: UInt64(statement.int64(column + 2)),

@@ -1,4 +1,4 @@
-import CSQLite
+import SQLiteDatabase
 import Synchronization
 
 /// The durable outbox: every record stays in SQLite until the backend acknowledged it, within a size cap, across
@@ -107,13 +107,11 @@ public final class OutboxStore: Sendable {
     }
 
     /// A read-only connection (`SQLITE_OPEN_READONLY`), which never writes the database.
-    private static func openReadOnly(path: String) throws(OutboxError) -> SQLiteConnection {
+    private static func openReadOnly(path: String) throws(OutboxError) -> OutboxConnection {
         guard Files.exists(path) else {
             throw OutboxError(
                 .missingDatabase, path: path, message: "there is no outbox database here (check the path)")
         }
-        let connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY)
-        sqlite3_busy_timeout(connection.handle, OutboxState.busyTimeoutMillis)
-        return connection
+        return try OutboxConnection(path: path, access: .readOnly)
     }
 }
