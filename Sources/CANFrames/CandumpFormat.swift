@@ -258,6 +258,20 @@ public enum CandumpFormat {
 
         var length = 0
         let dataError = frame.payload.withUnsafeMutableBytes { raw -> CandumpSyntaxError? in
+            // Payload bytes are random, so a digit-or-letter branch per character is mispredicted about half the
+            // time: that made this loop 13% of `axle dbc decode`. Whole pairs are converted without branching on
+            // the characters; anything else (a '.', an odd digit, a byte too many, the end) is left to the loop
+            // below, which reports it exactly as before.
+            var offset = cursor.offset
+            while offset + 1 < cursor.end, length < limit {
+                let high = ByteCursor.hexValue(cursor.bytes[offset])
+                let low = ByteCursor.hexValue(cursor.bytes[offset + 1])
+                guard high | low < 0x10 else { break }
+                raw[length] = high << 4 | low
+                length += 1
+                offset += 2
+            }
+            cursor.offset = offset
             while true {
                 if cursor.peek == UInt8(ascii: "."), length > 0 { cursor.advance() }
                 guard let high = cursor.peekHex else { return nil }
@@ -344,12 +358,19 @@ struct ByteCursor {
 
     var peekHex: UInt8? {
         guard let byte = peek else { return nil }
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
+        let value = Self.hexValue(byte)
+        return value < 0x10 ? value : nil
+    }
+
+    /// The value of a hex digit (either case), or 0xFF for any other byte. Computed without branching on the
+    /// byte: ids and payloads are random hex, which a digit-or-letter branch would mispredict half the time.
+    @inline(__always)
+    static func hexValue(_ byte: UInt8) -> UInt8 {
+        // '0'-'9' are 0x30-0x39 (bit 6 clear); 'A'-'F' and 'a'-'f' end in 1-6 and have bit 6 set: add 9.
+        let value = (byte & 0xF) &+ 9 &* (byte >> 6)
+        let isDigit = byte &- 0x30 < 10
+        let isLetter = (byte | 0x20) &- 0x61 < 6
+        return isDigit || isLetter ? value : 0xFF
     }
 
     mutating func advance() { offset += 1 }
