@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "Collection", targets: ["Collection"]),
         .library(name: "AgentControl", targets: ["AgentControl"]),
         .library(name: "RemoteCommands", targets: ["RemoteCommands"]),
+        .library(name: "CommandStore", targets: ["CommandStore"]),
         .library(name: "AgentCore", targets: ["AgentCore"]),
     ],
     dependencies: [
@@ -75,12 +76,15 @@ let package = Package(
         .target(name: "Collection", dependencies: ["AxleBase", "DBC", "FirmwareProfile"]),
         // The control socket between `axled` and `axle`: requests, reports, the server and the client.
         .target(name: "AgentControl", dependencies: ["AxleBase", "Outbox"]),
-        // Signed remote commands: the envelope, keys and trust store, verification, the durable journal and
-        // feature entitlements. Shared by the agent (verifying) and axle-fleet (signing).
+        // Signed remote commands: the envelope, keys and trust store, verification. Shared by the agent (verifying)
+        // and axle-fleet (signing), which therefore links no SQLite.
         .target(
             name: "RemoteCommands",
-            dependencies: ["AxleBase", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["AxleBase", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The agent's durable command state in commands.db: the journal (each command id runs at most once) and the
+        // feature entitlements, on one connection.
+        .target(name: "CommandStore", dependencies: ["AxleBase", "RemoteCommands", "SQLiteDatabase"]),
         // The agent's policies, with no C module beneath their own code: what the services decide (command execution,
         // the drainer's window, telemetry batches) behind small seams (publisher, record store, frame sink, clock),
         // so that they are unit-tested with fakes and a fake clock, without a broker, a bus or a database.
@@ -93,7 +97,7 @@ let package = Package(
             name: "AxleAgent",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
-                "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands", "AgentCore",
+                "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands", "CommandStore", "AgentCore",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -161,6 +165,8 @@ let package = Package(
             dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "AxleBaseTests", dependencies: ["AxleBase"]),
         .testTarget(name: "RemoteCommandsTests", dependencies: ["RemoteCommands", "AxleBase", "AxleTestSupport"]),
+        .testTarget(
+            name: "CommandStoreTests", dependencies: ["CommandStore", "RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
             name: "AxleFleetTests",
             dependencies: ["AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport"]),

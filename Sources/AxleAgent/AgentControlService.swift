@@ -1,6 +1,7 @@
 import AgentControl
 import AxleBase
 import CANBus
+import CommandStore
 import DBC
 import FirmwareProfile
 import Outbox

@@ -1,6 +1,7 @@
 import AxleBase
 import CANFrames
 import Collection
+import CommandStore
 import DBC
 import FirmwareProfile
 import RemoteCommands

@@ -1,4 +1,5 @@
 import AxleBase
+import CommandStore
 import Dispatch
 import MQTTUplink
 import RemoteCommands

@@ -1,4 +1,5 @@
 import AxleBase
+import CommandStore
 import FirmwareProfile
 import MQTTUplink
 import RemoteCommands

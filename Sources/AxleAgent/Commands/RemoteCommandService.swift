@@ -1,4 +1,5 @@
 import AxleBase
+import CommandStore
 import FirmwareProfile
 import MQTTUplink
 import RemoteCommands
@@ -38,14 +39,14 @@ struct RemoteCommandService: Sendable {
         databasePath = configuration.dataDirectory + "/commands.db"
         do {
             let opened = try CommandJournal(path: databasePath, clockSkewMillis: limits.clockSkewMillis)
-            entitlements = try EntitlementStore(path: databasePath)
+            entitlements = EntitlementStore(journal: opened)
             journal = opened
         } catch {
             let reason = "cannot open the command journal \(databasePath): \(error)"
             log(.error, "commands", "\(reason); remote commands are disabled, telemetry goes on")
             events.commandsDisabled(reason: reason)
             journal = try CommandJournal(disabledBecause: reason)
-            entitlements = try EntitlementStore(path: ":memory:")
+            entitlements = EntitlementStore(journal: journal)
         }
         if case .replacedDamaged(let movedTo, let reason, let lostFeatures, let cutoff) = journal.openReport {
             let lost = lostFeatures.isEmpty ? "" : "; entitlements lost, to be sent again: \(lostFeatures.joined(separator: ", "))"

@@ -1,3 +1,4 @@
+import CommandStore
 import RemoteCommands
 import Synchronization
 import Testing
@@ -163,15 +164,38 @@ struct JournalTests {
         #expect(replays.withLock { $0 } == 99)
     }
 
-    @Test func journalAndEntitlementsShareOneFileWithTheirOwnConnections() throws {
+    @Test func journalAndEntitlementsShareOneFileAndOneConnection() throws {
         let directory = try TestDirectory()
-        let journal = try CommandJournal(path: directory.databasePath)
-        let store = try EntitlementStore(path: directory.databasePath)
-        _ = try journal.claim(Self.verified(counter: 1), reply: ReplyAddress())
-        try store.grant(Entitlement(feature: "heated-seats", commandID: "c"))
-        _ = try journal.claim(Self.verified(counter: 2), reply: ReplyAddress())
-        #expect(try store.all().map(\.feature) == ["heated-seats"])
-        #expect(try journal.recent(limit: 5).count == 2)
+        do {
+            let journal = try CommandJournal(path: directory.databasePath)
+            let store = EntitlementStore(journal: journal)
+            _ = try journal.claim(Self.verified(counter: 1), reply: ReplyAddress())
+            try store.grant(Entitlement(feature: "heated-seats", commandID: "c"))
+            _ = try journal.claim(Self.verified(counter: 2), reply: ReplyAddress())
+            #expect(try store.all().map(\.feature) == ["heated-seats"])
+            #expect(try journal.recent(limit: 5).count == 2)
+            // One connection: the process has commands.db open once (a second connection opens it again).
+            #expect(Self.openDescriptors(of: directory.databasePath) == 1)
+        }
+        // Both were written to the one file.
+        let reopened = try CommandJournal(path: directory.databasePath)
+        #expect(try EntitlementStore(journal: reopened).all().map(\.feature) == ["heated-seats"])
+        #expect(try reopened.recent(limit: 5).count == 2)
+    }
+
+    /// How many of this process's file descriptors refer to `path` (/proc/self/fd).
+    static func openDescriptors(of path: String) -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            var target = [CChar](repeating: 0, count: 4096)
+            let length = readlink("/proc/self/fd/" + name, &target, target.count - 1)
+            guard length > 0 else { continue }
+            if String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) == path { count += 1 }
+        }
+        return count
     }
 }
 

@@ -1,5 +1,6 @@
 import AxleBase
-import Synchronization
+import RemoteCommands
+import SQLiteDatabase
 
 /// One command as the journal knows it.
 public struct JournalEntry: Sendable, Equatable {
@@ -34,14 +35,14 @@ public struct JournalEntry: Sendable, Equatable {
 /// The durable journal (SQLite file, WAL, `synchronous=FULL`): every command id and (key id, counter) ever claimed,
 /// so that nothing runs twice — not on a replayed payload, not after a restart.
 ///
-/// A `Mutex` around its own connection; calls block on disk I/O (an fsync per write), so make them from a dedicated
-/// thread. `EntitlementStore` may open the same file with a connection of its own.
+/// One connection behind a `Mutex`, which `EntitlementStore(journal:)` shares; calls block on disk I/O (an fsync per
+/// write), so make them from a dedicated thread.
 public final class CommandJournal: Sendable {
     public let path: String
     /// Commands a previous run left ACCEPTED or IN_PROGRESS, now marked INTERRUPTED (reason agent_restarted) at open.
     /// Each is listed by exactly one open: the next open finds them INTERRUPTED already.
     public let interruptedAtOpen: [JournalEntry]
-    private let database: Mutex<CommandDatabase>
+    let database: SharedCommandDatabase
 
     /// The outcome of `claim`.
     public enum Claim: Sendable, Equatable {
@@ -111,7 +112,7 @@ public final class CommandJournal: Sendable {
         interruptedAtOpen = interrupted
         disabledReason = nil
         self.path = path
-        self.database = Mutex(database)
+        self.database = SharedCommandDatabase(database)
     }
 
     /// A journal that refuses every command with `reason` (the real one cannot be opened, not even fresh): the agent
@@ -124,7 +125,7 @@ public final class CommandJournal: Sendable {
         refusesIssuedBeforeMillis = nil
         interruptedAtOpen = []
         disabledReason = reason
-        self.database = Mutex(database)
+        self.database = SharedCommandDatabase(database)
     }
 
     /// Opens `path`, checks it (`PRAGMA quick_check`), creates the tables and marks unfinished commands interrupted.
@@ -180,7 +181,7 @@ public final class CommandJournal: Sendable {
         }
         return try database.withLock { database throws(CommandJournalError) -> Claim in
             try database.transaction(doing: "claiming command \(request.id)") { () throws(CommandJournalError) -> Claim in
-                let counter = SQLValue.integer(Int64(bitPattern: request.counter))
+                let counter = SQLiteValue.integer(Int64(bitPattern: request.counter))
                 if let row = try database.execute(
                     "SELECT \(Self.columns) FROM commands WHERE id = ?", [.text(request.id)], doing: "looking up the id"
                 ).first {
@@ -295,7 +296,7 @@ public final class CommandJournal: Sendable {
             .first?.first?.integer.map { UInt64(bitPattern: $0) }
     }
 
-    private static func entry(_ row: [SQLValue], path: String) throws(CommandJournalError) -> JournalEntry {
+    private static func entry(_ row: [SQLiteValue], path: String) throws(CommandJournalError) -> JournalEntry {
         guard row.count == 11, let id = row[0].text, let keyID = row[1].text, let counter = row[2].integer,
             let name = row[3].text, let statusText = row[4].text, let status = CommandStatus(rawValue: statusText),
             let received = row[7].integer, let updated = row[8].integer

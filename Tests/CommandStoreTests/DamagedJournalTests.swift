@@ -1,5 +1,6 @@
 import AxleBase
 import AxleTestSupport
+import CommandStore
 import RemoteCommands
 import Testing
 
@@ -17,7 +18,7 @@ struct DamagedJournalTests {
     /// (so that everything is in the main file, not the WAL). Returns the first command.
     static func populatedJournal(at path: String, count: Int = 300) throws -> VerifiedCommand {
         let journal = try CommandJournal(path: path)
-        let store = try EntitlementStore(path: path)
+        let store = EntitlementStore(journal: journal)
         try store.grant(Entitlement(feature: "heated_seats", commandID: "grant-1", state: .active))
         var first: VerifiedCommand?
         for counter in 1...UInt64(count) {
@@ -99,7 +100,7 @@ struct DamagedJournalTests {
         #expect(try journal.claim(fresh, reply: ReplyAddress()) == .claimed)
 
         // The entitlements share the new file, and the refusal outlives a restart.
-        let store = try EntitlementStore(path: path)
+        let store = EntitlementStore(journal: journal)
         #expect(try store.all().isEmpty)
         let reopened = try CommandJournal(path: path)
         #expect(reopened.openReport == .opened)
