@@ -156,7 +156,9 @@ let package = Package(
                 "RemoteCommands",
             ]
         ),
-        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AxleBase"]),
+        .testTarget(
+            name: "AgentCoreTests",
+            dependencies: ["AgentCore", "AxleBase", "CANFrames", "Collection", "FirmwareProfile", "RemoteCommands"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile", "DBC"]),

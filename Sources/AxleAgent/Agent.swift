@@ -1,7 +1,9 @@
 import AgentControl
+import AgentCore
 import AxleBase
 import CANFrames
 import DBC
+import Dispatch
 import FirmwareProfile
 import MQTTUplink
 import Outbox
@@ -85,7 +87,10 @@ public enum Agent {
         let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
         let client = try MQTTClient(configuration: mqtt)
         let commands = try RemoteCommandService(
-            configuration: configuration, topics: topics, client: client, wakeup: wakeup, events: events, log: log)
+            configuration: configuration, topics: topics, client: client, events: events, log: log)
+        let commandWakeup = commands.wakeup
+        let liveValues = LiveValueBoard(
+            profile: profile, onRequest: { wakeup.signal() }, onPublish: { commandWakeup.signal() })
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
             housekeeping: { events.housekeeping() }, log: log.writer(.warning, "uplink"))
@@ -136,10 +141,10 @@ public enum Agent {
             })
         }
         services.start(ClosureService(name: "drainer", interrupt: { drainer.stop(timeoutSeconds: 0) }) { _ in drainer.run() })
-        commands.start(client: client, topics: topics, log: log)
+        commands.subscribe(client: client, topics: topics, log: log)
 
-        // The pipeline thread owns the source and the pipeline: CAN → decode → collect → outbox, and (for now) the
-        // command executor, which needs the live values it decodes.
+        // The pipeline thread owns the source and the pipeline: CAN → decode → collect → outbox; while the command
+        // service watches a precondition or confirmation, it publishes the live values to it after each batch.
         let pipelineTurns = Atomic<Int>(0)
         let finalCounters = Mutex(AgentState.PipelineCounters())
         let sourceBox = SendableBox(source)
@@ -149,26 +154,14 @@ public enum Agent {
                 profile: profile, interfaces: configuration.canInterfaces, outbox: outbox, topics: topics,
                 configuration: configuration, events: events, state: state, onAppended: { drainer.recordsAppended() },
                 log: log)
-            let sink: any CommandFrameSink =
-                switch configuration.source {
-                case .socketCAN: SocketCANCommandSink(interfaces: configuration.canInterfaces)
-                case .simulate: SimulatorCommandSink(queue: simulatorCommands)
-                case .replay: NoBusSink()
-                }
-            let executor = CommandExecutor(
-                profile: profile, vehicleID: configuration.vehicleID, sink: sink, inbox: commands.inbox,
-                journal: commands.journal, responder: commands.responder, log: log)
-            let features = FeatureManager(
-                profile: profile, store: commands.entitlements, client: client, topics: topics, log: log)
-            executor.features = features
             var frames: [CANFrame] = []
             frames.reserveCapacity(1024)
             do {
                 while !stop.isStopRequested {
                     frames.removeAll(keepingCapacity: true)
-                    let more = try source.next(into: &frames, until: executor.nextDue ?? .infinity)
+                    let more = try source.next(into: &frames, until: .infinity)
                     pipeline.process(frames)
-                    pipeline.runCommands(executor, features: features)
+                    pipeline.publishLiveValues(to: liveValues)
                     pipeline.tick(wallSeconds: monotonicSeconds())
                     pipelineTurns.add(1, ordering: .relaxed)
                     if !more { break }
@@ -177,10 +170,32 @@ public enum Agent {
                 log(.error, "source", "\(error)")
             }
             pipeline.finish()
-            features.finish()
             state.markSourceEnded()
             finalCounters.withLock { $0 = pipeline.counters }
             log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
+        })
+
+        // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
+        // publishes. Journal writes, entitlement saves and command frames happen on this service's thread.
+        let faultInjection = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) }
+        services.start(CommandService(remote: commands) {
+            let clock = SystemClock()
+            let sink: any CommandFrameSink =
+                switch configuration.source {
+                case .socketCAN: SocketCANCommandSink(interfaces: configuration.canInterfaces)
+                case .simulate: SimulatorCommandSink(queue: simulatorCommands)
+                case .replay: NoBusSink()
+                }
+            let executor = CommandExecutor(
+                profile: profile, sink: sink, journal: commands.journal, responder: commands.responder, rules: state,
+                clock: clock, log: log.commandLog,
+                // Tests only: the process kills itself between the journal's "started" and the first frame, as a
+                // crash at the worst moment would.
+                afterJournalingStart: faultInjection == "kill-after-journal" ? { kill(getpid(), SIGKILL) } : nil)
+            let features = FeatureManager(
+                profile: profile, vehicleID: configuration.vehicleID, store: commands.entitlements,
+                publisher: MQTTFeatureStatePublisher(client: client, topics: topics), clock: clock, log: log.commandLog)
+            return CommandDispatcher(executor: executor, features: features, board: liveValues, clock: clock)
         })
 
         let control = startControlServer(

@@ -1,3 +1,4 @@
+import AgentCore
 import AxleBase
 import CANFrames
 import Collection
@@ -153,11 +154,10 @@ final class Pipeline {
         }
     }
 
-    /// Remote commands and feature entitlements, after each batch: preconditions and confirmations read the values
-    /// just collected.
-    func runCommands(_ executor: CommandExecutor, features: FeatureManager) {
-        executor.step(engine: engine)
-        features.tick(executor: executor)
+    /// After each batch, while the command service watches a precondition or a confirmation: the values just
+    /// collected go to it (one atomic load per turn when nothing is watched).
+    func publishLiveValues(to board: LiveValueBoard) {
+        if board.isWanted { board.publish(from: engine) }
     }
 
     /// Time passes on the wall clock: closes a batch left open by a silent bus, applies rule switches, and publishes

@@ -1,6 +1,6 @@
+import AgentCore
 import AxleBase
 import CommandStore
-import Dispatch
 import MQTTUplink
 import RemoteCommands
 import Synchronization
@@ -60,9 +60,9 @@ struct CommandResponder: Sendable {
 /// (signature first, then key, vehicle, times, name, parameters), so that nothing unauthenticated is queued or
 /// journaled. Requests refused before their signature checked out get a short QoS 0 answer within a token bucket of
 /// their own, and beyond it none; every other failure gets its full answer. Verified commands wait in a bounded
-/// queue for the intake thread: the journal's replay check and the command rate limit; what passes goes to the
-/// pipeline thread (`CommandInbox`). A verified command is never dropped unanswered: with the queue full it is
-/// REJECTED `busy`.
+/// queue for the command service's thread (`CommandService`), which claims them in the journal (the replay check),
+/// applies the command rate limit and executes what passes. A verified command is never dropped unanswered: with
+/// the queue full it is REJECTED `busy`.
 final class CommandIntake: Sendable {
     /// Verified commands waiting for the journal; beyond this many a new one is answered `busy`.
     static let queueLimit = 1024
@@ -74,24 +74,24 @@ final class CommandIntake: Sendable {
     private let verifier: CommandVerifier
     private let journal: CommandJournal
     private let responder: CommandResponder
-    private let inbox: CommandInbox
     private let log: AgentLog
     private let waiting = BoundedQueue<AcceptedCommand>(capacity: CommandIntake.queueLimit)
-    private let available = DispatchSemaphore(value: 0)
+    /// Wakes the command service when a verified command is queued.
+    private let onWaiting: @Sendable () -> Void
     private let limiter: Mutex<TokenBucket>
     private let unauthenticatedLimiter: Mutex<TokenBucket>
     /// Unauthenticated requests left unanswered (over their bucket), since the start.
     private let unanswered = Atomic<Int>(0)
 
     init(
-        verifier: CommandVerifier, journal: CommandJournal, responder: CommandResponder, inbox: CommandInbox,
-        settings: CommandSettings, log: AgentLog
+        verifier: CommandVerifier, journal: CommandJournal, responder: CommandResponder, settings: CommandSettings,
+        log: AgentLog, onWaiting: @escaping @Sendable () -> Void
     ) {
         self.verifier = verifier
         self.journal = journal
         self.responder = responder
-        self.inbox = inbox
         self.log = log
+        self.onWaiting = onWaiting
         let now = monotonicSeconds()
         self.limiter = Mutex(TokenBucket(ratePerSecond: settings.ratePerSecond, burst: settings.burst, now: now))
         self.unauthenticatedLimiter = Mutex(TokenBucket(
@@ -112,7 +112,7 @@ final class CommandIntake: Sendable {
                 text: rejection.text, to: reply)
         case .success(let command):
             if waiting.offer(AcceptedCommand(command: command, reply: reply)) {
-                available.signal()
+                onWaiting()
             } else {
                 let request = command.request
                 log(.warning, "commands", "rejected \(request.name) \(request.id): busy (\(Self.queueLimit) commands waiting)")
@@ -135,15 +135,16 @@ final class CommandIntake: Sendable {
         responder.sendUnauthenticated(rejection, to: reply)
     }
 
-    /// The intake thread's loop; never returns.
-    func run() {
-        while true {
-            available.wait()
-            for accepted in waiting.takeAll() { handle(accepted) }
-        }
+    /// On the command service's thread: claims every waiting command in the journal (durably, so it runs at most
+    /// once) and applies the rate limit, answering those refused; returns the commands to execute, oldest first.
+    func claimWaiting() -> [AcceptedCommand] {
+        waiting.takeAll().filter(claim)
     }
 
-    private func handle(_ accepted: AcceptedCommand) {
+    /// Verified commands refused because the queue was full (each answered `busy`), since the start.
+    var refusedBusy: Int { waiting.dropped }
+
+    private func claim(_ accepted: AcceptedCommand) -> Bool {
         let request = accepted.command.request
         let reply = accepted.reply
         do {
@@ -152,7 +153,7 @@ final class CommandIntake: Sendable {
                 let text = "command \(previous.id) (key \(previous.keyID), counter \(previous.counter)) was already received and is \(previous.status.rawValue): it runs at most once; send a new command"
                 log(.warning, "commands", "rejected \(request.name) \(request.id): replay")
                 responder.send(id: request.id, name: request.name, status: .rejected, reason: .replay, text: text, to: reply)
-                return
+                return false
             case .claimed:
                 break
             }
@@ -161,7 +162,7 @@ final class CommandIntake: Sendable {
             responder.send(
                 id: request.id, name: request.name, status: .failed, reason: nil,
                 text: "the vehicle cannot journal the command, so it was not run: \(error)", to: reply)
-            return
+            return false
         }
         let allowed = limiter.withLock { $0.take(now: monotonicSeconds()) }
         guard allowed else {
@@ -169,9 +170,9 @@ final class CommandIntake: Sendable {
             try? journal.finish(id: request.id, status: .rejected, reason: .rateLimited, text: text, atMillis: wallClockMillis())
             log(.warning, "commands", "rejected \(request.name) \(request.id): rate limited")
             responder.send(id: request.id, name: request.name, status: .rejected, reason: .rateLimited, text: text, to: reply)
-            return
+            return false
         }
-        inbox.post(accepted)
+        return true
     }
 }
 

@@ -1,5 +1,7 @@
+import AgentCore
 import AxleBase
 import CommandStore
+import Dispatch
 import FirmwareProfile
 import MQTTUplink
 import RemoteCommands
@@ -12,15 +14,15 @@ import RemoteCommands
 /// and reported, while telemetry goes on.
 struct RemoteCommandService: Sendable {
     let intake: CommandIntake
-    let inbox: CommandInbox
+    /// Wakes the command service: a verified command is waiting, live values were published, or it is to stop.
+    let wakeup: DispatchSemaphore
     let journal: CommandJournal
     let entitlements: EntitlementStore
     let responder: CommandResponder
     let databasePath: String
 
     init(
-        configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, wakeup: PipelineWakeup,
-        events: AgentEvents, log: AgentLog
+        configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, events: AgentEvents, log: AgentLog
     ) throws {
         var keys: [CommandPublicKey] = []
         for path in configuration.commands.trustKeyFiles {
@@ -55,9 +57,11 @@ struct RemoteCommandService: Sendable {
                 movedTo: movedTo, reason: reason, lostFeatures: lostFeatures, refusesIssuedBeforeMillis: cutoff)
         }
         responder = CommandResponder(client: client, topics: topics)
-        inbox = CommandInbox(wakeup: wakeup)
+        let wakeup = DispatchSemaphore(value: 0)
+        self.wakeup = wakeup
         intake = CommandIntake(
-            verifier: verifier, journal: journal, responder: responder, inbox: inbox, settings: configuration.commands, log: log)
+            verifier: verifier, journal: journal, responder: responder, settings: configuration.commands, log: log,
+            onWaiting: { wakeup.signal() })
         let trusted = keys.map(\.keyID).filter { !configuration.commands.revokedKeyIDs.contains($0) }
         if trusted.isEmpty {
             log(.notice, "commands", "no trusted backend key (--trust-key): every remote command will be rejected")
@@ -80,8 +84,9 @@ struct RemoteCommandService: Sendable {
     }
 
     /// Subscribes to the request topic (renewed on every reconnect by the client) and answers INTERRUPTED for every
-    /// command a previous run started and never finished: none of them is run again.
-    func start(client: MQTTClient, topics: UplinkTopics, log: AgentLog) {
+    /// command a previous run started and never finished: none of them is run again. The `commands` service
+    /// (`CommandService`) then claims and executes what arrives.
+    func subscribe(client: MQTTClient, topics: UplinkTopics, log: AgentLog) {
         _ = client.subscribe(topics.commandRequests, qos: 1)
         for entry in journal.interruptedAtOpen {
             log(.warning, "commands", "\(entry.name) \(entry.id) was interrupted by the agent's restart: it is not run again")
@@ -89,6 +94,5 @@ struct RemoteCommandService: Sendable {
                 id: entry.id, name: entry.name, status: .interrupted, reason: .agentRestarted,
                 text: entry.text ?? "the agent stopped while the command was running; it was not run again", to: entry.reply)
         }
-        startDedicatedThread(name: "commands") { intake.run() }
     }
 }

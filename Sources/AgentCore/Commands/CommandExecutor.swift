@@ -1,22 +1,18 @@
 import AxleBase
 import CANFrames
 import Collection
-import CommandStore
 import DBC
 import FirmwareProfile
 import RemoteCommands
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Runs verified commands on the pipeline thread, where the live signals are: checks the command's precondition,
-/// journals "started", sends its frames on the profile's bus and waits for its confirmation (docs/commands.md,
-/// "Execution on the vehicle").
+/// Runs verified commands: checks the command's precondition, journals "started", sends its frames on the profile's
+/// bus and waits for its confirmation (docs/commands.md, "Execution on the vehicle").
 ///
-/// Not `Sendable`: the pipeline thread owns it, and calls `step` after each batch of frames has been collected, so
-/// that preconditions and confirmations see the freshest values.
-final class CommandExecutor {
+/// Preconditions and confirmations are read from `LiveValues`, which the pipeline publishes at the end of a batch of
+/// frames: the engine's three-valued result (unknown when a signal is stale, missing or not a reading).
+///
+/// Not `Sendable`: the command service's thread owns it (the unit tests drive it directly, with a fake clock).
+public final class CommandExecutor {
     /// A frame sequence under way: a command's, or a feature switching on or off (which has no sender to answer).
     private struct Execution {
         var command: AcceptedCommand?
@@ -27,7 +23,9 @@ final class CommandExecutor {
         var sent = 0
         var nextFrameAt: Double
         let interval: Double
-        let confirmation: Condition?
+        /// Index into `LiveValues.conditions`.
+        let confirmation: Int?
+        let confirmationSignals: [String]
         let confirmationText: String?
         /// The confirmation held before the first frame: success is then reported as already_satisfied.
         var confirmationHeldBefore = false
@@ -36,56 +34,82 @@ final class CommandExecutor {
     }
 
     private let profile: FirmwareProfile
-    private let vehicleID: String
     private var sink: any CommandFrameSink
-    private let inbox: CommandInbox
-    private let journal: CommandJournal
-    private let responder: CommandResponder
-    private let log: AgentLog
+    private let journal: any CommandJournaling
+    private let responder: any CommandStatusPublisher
+    private let rules: any CollectionRuleSwitch
+    private let clock: any AgentClock
+    private let log: CommandLog
     private let encoders: [String: SignalEncoder]
     private let catalogIndex: [String: Int]
     /// Per catalog signal: its DBC signal, for value labels in the texts a command's sender reads.
     private let dbcSignals: [DBCSignal?]
     private let commandsByName: [String: CommandDefinition]
+    /// Per profile command: where its precondition and confirmation are in `LiveValues.conditions`.
+    private let conditionSlots: [String: (precondition: Int?, confirmation: Int?)]
+    /// Every collection rule and event name, for `collection.update`'s check and its error text.
+    private let ruleNames: [String]
     private var executions: [Execution] = []
     /// Rolling counter per (bus, message): the next value its counter signal takes.
     private var counters: [String: UInt64] = [:]
-    /// Set by `AXLE_FAULT_INJECTION=kill-after-journal` (tests only): the process kills itself after journaling a
-    /// command as started and before its first frame, as a crash at the worst moment would.
-    private let killAfterJournal: Bool
-    var features: FeatureManager?
+    /// Called after a command is journaled as started and before its first frame (the agent's crash test hook).
+    private let afterJournalingStart: (() -> Void)?
+    public var features: FeatureManager?
 
-    init(
-        profile: FirmwareProfile, vehicleID: String, sink: any CommandFrameSink, inbox: CommandInbox, journal: CommandJournal,
-        responder: CommandResponder, log: AgentLog
+    public init(
+        profile: FirmwareProfile, sink: any CommandFrameSink, journal: any CommandJournaling,
+        responder: any CommandStatusPublisher, rules: any CollectionRuleSwitch, clock: any AgentClock,
+        log: @escaping CommandLog, afterJournalingStart: (() -> Void)? = nil
     ) {
         self.profile = profile
-        self.vehicleID = vehicleID
         self.sink = sink
-        self.inbox = inbox
         self.journal = journal
         self.responder = responder
+        self.rules = rules
+        self.clock = clock
         self.log = log
+        self.afterJournalingStart = afterJournalingStart
         self.encoders = Dictionary(uniqueKeysWithValues: profile.buses.map { ($0.name, SignalEncoder(database: $0.database)) })
         self.catalogIndex = Dictionary(profile.catalog.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.dbcSignals = profile.catalogDBCSignals()
         self.commandsByName = Dictionary(profile.commands.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.killAfterJournal = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) } == "kill-after-journal"
+        var slots: [String: (precondition: Int?, confirmation: Int?)] = [:]
+        var next = 0
+        // The same order as LiveValues.watchedConditions(of:).
+        for command in profile.commands {
+            var slot: (precondition: Int?, confirmation: Int?) = (nil, nil)
+            if command.precondition != nil {
+                slot.precondition = next
+                next += 1
+            }
+            if command.confirmation != nil {
+                slot.confirmation = next
+                next += 1
+            }
+            if slots[command.name] == nil { slots[command.name] = slot }
+        }
+        self.conditionSlots = slots
+        self.ruleNames = profile.rules.map(\.name) + profile.events.map(\.name)
     }
 
-    /// The earliest moment something is due (a repeat frame, a confirmation deadline): the source waits no longer.
-    var nextDue: Double? {
+    /// The earliest moment something is due (a repeat frame, a confirmation deadline), on the monotonic clock.
+    public var nextDue: Double? {
         executions.map { $0.sent < $0.frames.count ? $0.nextFrameAt : $0.deadline }.min()
     }
 
-    /// Takes new commands, sends frames that are due, and settles confirmations and timeouts.
-    func step(engine: CollectionEngine) {
-        for accepted in inbox.takeAll() { start(accepted, engine: engine) }
+    /// Whether a command waits for its confirmation: the pipeline should publish live values.
+    public var isWatching: Bool {
+        executions.contains { $0.command != nil && $0.confirmation != nil }
+    }
+
+    /// Sends frames that are due and settles confirmations and timeouts, reading `live` (nil: nothing published yet,
+    /// every condition unknown).
+    public func advance(live: LiveValues?) {
         guard !executions.isEmpty else { return }
-        let now = monotonicSeconds()
+        let now = clock.monotonicSeconds()
         var index = 0
         while index < executions.count {
-            if advance(&executions[index], engine: engine, now: now) {
+            if advance(&executions[index], live: live, now: now) {
                 executions.remove(at: index)
             } else {
                 index += 1
@@ -95,17 +119,18 @@ final class CommandExecutor {
 
     // MARK: - Starting
 
-    private func start(_ accepted: AcceptedCommand, engine: CollectionEngine) {
+    /// Starts a command, judging its precondition on `live`: values the pipeline published after the command arrived.
+    public func start(_ accepted: AcceptedCommand, live: LiveValues?) {
         let request = accepted.command.request
-        // A command that waited (a busy pipeline) must still be alive, on both clocks.
-        if monotonicSeconds() >= accepted.command.monotonicDeadline || wallClockMillis() >= request.expiresAtMillis {
+        // A command that waited (a busy agent) must still be alive, on both clocks.
+        if clock.monotonicSeconds() >= accepted.command.monotonicDeadline || clock.wallClockMillis() >= request.expiresAtMillis {
             return reject(accepted, .expired, "the command expired before it could start: send a new one")
         }
         switch request.name {
         case "collection.update":
-            return updateCollection(accepted, engine: engine)
+            return updateCollection(accepted)
         case "diagnostics.snapshot":
-            return snapshot(accepted, engine: engine)
+            return snapshot(accepted, live: live)
         case "feature.activate", "feature.revoke":
             guard let features else { return reject(accepted, .unknownCommand, "this agent has no feature entitlements") }
             return features.handle(accepted, executor: self)
@@ -120,18 +145,19 @@ final class CommandExecutor {
                 accepted, .busy,
                 "'\(running.label)' is still running on the same message (\(definition.message)); try again when it has finished")
         }
+        let slots = conditionSlots[definition.name] ?? (nil, nil)
         if let precondition = definition.precondition {
-            switch engine.evaluate(precondition) {
+            switch truth(slots.precondition, in: live) {
             case true?:
                 break
             case false?:
                 return reject(
                     accepted, .preconditionFailed,
-                    "precondition not met: \(definition.preconditionText ?? "?") (\(describe(precondition.signals, engine: engine)))")
+                    "precondition not met: \(definition.preconditionText ?? "?") (\(describe(precondition.signals, live: live)))")
             case nil:
                 return reject(
                     accepted, .preconditionFailed,
-                    "precondition cannot be checked: \(describe(precondition.signals, engine: engine)); a stale or unknown signal never counts as safe")
+                    "precondition cannot be checked: \(describe(precondition.signals, live: live)); a stale or unknown signal never counts as safe")
             }
         }
         let parameters = request.parameters.mapValues { value -> Double in
@@ -147,38 +173,38 @@ final class CommandExecutor {
         } catch {
             return reject(accepted, .badParameters, "\(error)")
         }
-        let now = wallClockMillis()
         do {
             // Durably before the first frame: after a crash from here on, the command is reported INTERRUPTED and
             // never sent again.
-            try journal.markStarted(id: request.id, atMillis: now)
+            try journal.markStarted(id: request.id, atMillis: clock.wallClockMillis())
         } catch {
             return finish(accepted, .failed, nil, "the journal cannot record the start, so the command was not sent: \(error)")
         }
-        if killAfterJournal { kill(getpid(), SIGKILL) }
+        afterJournalingStart?()
         respond(accepted, .accepted, nil, nil)
-        let started = monotonicSeconds()
+        let started = clock.monotonicSeconds()
         var execution = Execution(
             command: accepted, label: request.name, bus: definition.bus, message: definition.message, frames: frames,
-            nextFrameAt: started, interval: definition.intervalSeconds, confirmation: definition.confirmation,
-            confirmationText: definition.confirmationText, deadline: started + definition.timeoutSeconds,
-            timeout: definition.timeoutSeconds)
+            nextFrameAt: started, interval: definition.intervalSeconds, confirmation: slots.confirmation,
+            confirmationSignals: definition.confirmation?.signals ?? [], confirmationText: definition.confirmationText,
+            deadline: started + definition.timeoutSeconds, timeout: definition.timeoutSeconds)
         // Judged on the same values the precondition just read, before any frame can change them.
-        if let confirmation = definition.confirmation { execution.confirmationHeldBefore = engine.evaluate(confirmation) == true }
-        if !advance(&execution, engine: engine, now: started) { executions.append(execution) }
+        if slots.confirmation != nil { execution.confirmationHeldBefore = truth(slots.confirmation, in: live) == true }
+        if !advance(&execution, live: live, now: started) { executions.append(execution) }
     }
 
     /// Starts a feature's frames (no sender to answer; failures are logged). False when they cannot be built.
     @discardableResult
-    func switchFeature(_ definition: FeatureDefinition, enabled: Bool) -> Bool {
+    public func switchFeature(_ definition: FeatureDefinition, enabled: Bool) -> Bool {
         let action = definition.action
         do {
             let frames = try buildFrames(action, parameters: ["enabled": enabled ? 1 : 0])
-            let now = monotonicSeconds()
+            let now = clock.monotonicSeconds()
             executions.append(Execution(
                 command: nil, label: "feature \(definition.name) \(enabled ? "on" : "off")", bus: action.bus,
                 message: action.message, frames: frames, nextFrameAt: now, interval: action.intervalSeconds, confirmation: nil,
-                confirmationText: nil, deadline: now + action.timeoutSeconds, timeout: action.timeoutSeconds))
+                confirmationSignals: [], confirmationText: nil, deadline: now + action.timeoutSeconds,
+                timeout: action.timeoutSeconds))
             return true
         } catch {
             log(.error, "commands", "feature \(definition.name): cannot build its frames: \(error)")
@@ -189,7 +215,7 @@ final class CommandExecutor {
     // MARK: - Running
 
     /// Sends what is due and checks the confirmation. True when the execution has ended.
-    private func advance(_ execution: inout Execution, engine: CollectionEngine, now: Double) -> Bool {
+    private func advance(_ execution: inout Execution, live: LiveValues?, now: Double) -> Bool {
         while execution.sent < execution.frames.count && execution.nextFrameAt <= now {
             do {
                 try sink.send(execution.frames[execution.sent], bus: execution.bus)
@@ -211,7 +237,7 @@ final class CommandExecutor {
             finish(command, .succeeded, nil, "\(execution.frames.count) frames sent (no confirmation defined)")
             return true
         }
-        if engine.evaluate(confirmation) == true {
+        if truth(confirmation, in: live) == true {
             if execution.confirmationHeldBefore {
                 finish(
                     command, .succeeded, .alreadySatisfied,
@@ -224,10 +250,15 @@ final class CommandExecutor {
         if now >= execution.deadline {
             finish(
                 command, .timedOut, .noConfirmation,
-                "frames sent, but \(execution.confirmationText ?? "the confirmation") did not hold within \(formatted(execution.timeout)) s (\(describe(confirmation.signals, engine: engine)))")
+                "frames sent, but \(execution.confirmationText ?? "the confirmation") did not hold within \(formatted(execution.timeout)) s (\(describe(execution.confirmationSignals, live: live)))")
             return true
         }
         return false
+    }
+
+    private func truth(_ slot: Int?, in live: LiveValues?) -> Bool? {
+        guard let slot, let live, slot < live.conditions.count else { return nil }
+        return live.conditions[slot]
     }
 
     /// The command's frames: its `set` values (parameters filled in) and its rolling counter, once per repeat.
@@ -265,23 +296,24 @@ final class CommandExecutor {
 
     // MARK: - Built-in commands
 
-    private func updateCollection(_ accepted: AcceptedCommand, engine: CollectionEngine) {
+    private func updateCollection(_ accepted: AcceptedCommand) {
         let parameters = accepted.command.request.parameters
         guard case .string(let rule)? = parameters["rule"], case .bool(let enabled)? = parameters["enabled"] else {
             return reject(accepted, .badParameters, "collection.update needs rule (a rule's name) and enabled (true or false)")
         }
-        do {
-            try engine.setEnabled(enabled, rule: rule)
-        } catch {
+        guard ruleNames.contains(rule) else {
+            let error = CollectionError(.unknownRule, name: rule, knownNames: ruleNames, profile: profile.name)
             return reject(accepted, .badParameters, "\(error)")
         }
+        // The engine is the pipeline's: the switch takes effect on its next turn (within a fraction of a second).
+        rules.requestRuleChange(name: rule, enabled: enabled)
         begin(accepted)
         finish(
             accepted, .succeeded, nil, "rule \(rule) \(enabled ? "enabled" : "disabled")",
             result: .object([("rule", .string(rule)), ("enabled", .bool(enabled))]))
     }
 
-    private func snapshot(_ accepted: AcceptedCommand, engine: CollectionEngine) {
+    private func snapshot(_ accepted: AcceptedCommand, live: LiveValues?) {
         var names = profile.catalog.map(\.name)
         if case .string(let list)? = accepted.command.request.parameters["signals"] {
             names = list.split(separator: ",").map { $0.trimmedOfWhitespace() }.filter { !$0.isEmpty }
@@ -293,10 +325,10 @@ final class CommandExecutor {
         var members: [(String, JSONValue)] = []
         for name in names {
             guard let index = catalogIndex[name] else { continue }
-            if let latest = engine.latest(signal: index) {
+            if let reading = live?.readings[index], let value = reading.latestValue {
                 members.append((name, .object([
-                    ("value", .number(latest.value)), ("t", .integer(Int128(latest.timeMicros / 1000))),
-                    ("fresh", .bool(engine.isFresh(signal: index, atMicros: engine.nowMicros))),
+                    ("value", .number(value)), ("t", .integer(Int128(reading.latestMicros / 1000))),
+                    ("fresh", .bool(reading.isFresh)),
                 ])))
             } else {
                 members.append((name, .null))
@@ -309,43 +341,46 @@ final class CommandExecutor {
     // MARK: - Answers
 
     /// "Vehicle.Speed = 42, Vehicle.Powertrain.Transmission.CurrentGear = unknown": what the condition read.
-    private func describe(_ signals: [String], engine: CollectionEngine) -> String {
+    private func describe(_ signals: [String], live: LiveValues?) -> String {
         signals.map { name in
-            guard let index = catalogIndex[name] else { return "\(name) = unknown" }
+            guard let index = catalogIndex[name], let reading = live?.readings[index] else { return "\(name) = unknown" }
             // The vehicle sent "not available" or an error indicator: say that, not the last reading as stale.
-            if let newest = engine.latestAvailability(signal: index), newest.availability != .valid {
-                return "\(name) = \(newest.availability.text)"
+            if let newest = reading.newestAvailability, newest != .valid {
+                return "\(name) = \(newest.text)"
             }
-            guard let latest = engine.latest(signal: index) else { return "\(name) = unknown" }
-            let stale = engine.isFresh(signal: index, atMicros: engine.nowMicros) ? "" : " (stale)"
+            guard let value = reading.latestValue else { return "\(name) = unknown" }
+            let stale = reading.isFresh ? "" : " (stale)"
             // With its label, as `axle signals` shows it: "CurrentGear = 3 (D)" is what a person can check.
-            let label = dbcSignals[index]?.label(forPhysical: latest.value).map { " (\($0))" } ?? ""
-            return "\(name) = \(Self.number(latest.value))\(label)\(stale)"
+            let label = dbcSignals[index]?.label(forPhysical: value).map { " (\($0))" } ?? ""
+            return "\(name) = \(Self.number(value))\(label)\(stale)"
         }.joined(separator: ", ")
     }
 
     /// For a command that completes at once (built-ins, features): journals its start and answers ACCEPTED.
-    func begin(_ accepted: AcceptedCommand) {
+    public func begin(_ accepted: AcceptedCommand) {
         do {
-            try journal.markStarted(id: accepted.command.request.id, atMillis: wallClockMillis())
+            try journal.markStarted(id: accepted.command.request.id, atMillis: clock.wallClockMillis())
         } catch {
             log(.error, "commands", "\(accepted.command.request.id): cannot journal the start: \(error)")
         }
         respond(accepted, .accepted, nil, nil)
     }
 
-    func reject(_ accepted: AcceptedCommand, _ reason: CommandReason, _ text: String) {
+    public func reject(_ accepted: AcceptedCommand, _ reason: CommandReason, _ text: String) {
         finish(accepted, .rejected, reason, text)
     }
 
-    func finish(_ accepted: AcceptedCommand, _ status: CommandStatus, _ reason: CommandReason?, _ text: String, result: JSONValue? = nil) {
+    /// Journals the status, then publishes it: the journal holds the truth even when the answer is lost.
+    public func finish(
+        _ accepted: AcceptedCommand, _ status: CommandStatus, _ reason: CommandReason?, _ text: String, result: JSONValue? = nil
+    ) {
         let id = accepted.command.request.id
         do {
-            try journal.finish(id: id, status: status, reason: reason, text: text, atMillis: wallClockMillis())
+            try journal.finish(id: id, status: status, reason: reason, text: text, atMillis: clock.wallClockMillis())
         } catch {
             log(.error, "commands", "\(id): cannot journal \(status.rawValue): \(error)")
         }
-        let level: LogLevel = status == .succeeded ? .info : .warning
+        let level: CommandLogLevel = status == .succeeded ? .info : .warning
         log(level, "commands", "\(accepted.command.request.name) \(id) \(status.rawValue)\(reason.map { " \($0.rawValue)" } ?? ""): \(text)")
         respond(accepted, status, reason, text, result: result)
     }
@@ -356,7 +391,12 @@ final class CommandExecutor {
             result: result, to: accepted.reply)
     }
 
-    static func number(_ value: Double) -> String { JSONValue.number(exactWhenWhole: value).rendered() }
+    /// A number as the command texts and JSON write it: whole numbers without a fraction.
+    public static func number(_ value: Double) -> String { JSONValue.number(exactWhenWhole: value).rendered() }
 
     private func formatted(_ seconds: Double) -> String { String((seconds * 10).rounded() / 10) }
 }
+
+/// One thread owns an executor; sharing one between threads is a compile-time error.
+@available(*, unavailable)
+extension CommandExecutor: Sendable {}

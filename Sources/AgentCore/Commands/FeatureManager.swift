@@ -1,24 +1,28 @@
 import AxleBase
-import CommandStore
 import FirmwareProfile
-import MQTTUplink
 import RemoteCommands
 
 /// Feature entitlements bought over the air: `feature.activate` / `feature.revoke` store them durably
-/// (`EntitlementStore`), and the manager keeps each feature's frames in step with what the entitlement says now —
+/// (`EntitlementStoring`), and the manager keeps each feature's frames in step with what the entitlement says now —
 /// switching it on when its validity starts, off when it ends or is revoked, on time and also across restarts.
 ///
 /// Time is checked on both clocks: the wall clock says when validity starts and ends, and the seconds a feature has
 /// been active are counted on the monotonic clock (persisted every 10 s), so that setting the wall clock back cannot
 /// stretch a 24-hour entitlement (`Entitlement.desiredState`).
 ///
-/// Not `Sendable`: the pipeline thread owns it, next to the executor that sends its frames.
-final class FeatureManager {
+/// Not `Sendable`: the command service's thread owns it, next to the executor that sends its frames.
+public final class FeatureManager {
+    /// How often entitlements are checked: a feature ends within this long of its time.
+    public static let checkInterval = 0.1
+    /// How often the active time is saved (and at shutdown); a crash loses at most this much, in the customer's favour.
+    public static let persistInterval = 10.0
+
     private let definitions: [String: FeatureDefinition]
-    private let store: EntitlementStore
-    private let client: MQTTClient
-    private let topics: UplinkTopics
-    private let log: AgentLog
+    private let store: any EntitlementStoring
+    private let publisher: any FeatureStatePublisher
+    private let vehicleID: String
+    private let clock: any AgentClock
+    private let log: CommandLog
     private var entitlements: [Entitlement] = []
     /// Per feature, the active seconds the store already holds: saving adds only what was counted since.
     private var savedActiveSeconds: [String: Double] = [:]
@@ -26,18 +30,33 @@ final class FeatureManager {
     private var lastPersisted: Double
     private var loaded = false
 
-    init(profile: FirmwareProfile, store: EntitlementStore, client: MQTTClient, topics: UplinkTopics, log: AgentLog) {
+    public init(
+        profile: FirmwareProfile, vehicleID: String, store: any EntitlementStoring, publisher: any FeatureStatePublisher,
+        clock: any AgentClock, log: @escaping CommandLog
+    ) {
         self.definitions = Dictionary(profile.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.store = store
-        self.client = client
-        self.topics = topics
+        self.publisher = publisher
+        self.vehicleID = vehicleID
+        self.clock = clock
         self.log = log
-        self.lastCheck = monotonicSeconds()
+        self.lastCheck = clock.monotonicSeconds()
         self.lastPersisted = lastCheck
     }
 
+    /// The entitlements as the manager holds them now.
+    public var current: [Entitlement] { entitlements }
+
+    /// When `tick` next has work (monotonic clock): at once before the first load, then every `checkInterval` while an
+    /// entitlement is pending or active; nil when none is (nothing changes until a command comes).
+    public var nextDue: Double? {
+        guard loaded else { return clock.monotonicSeconds() }
+        guard entitlements.contains(where: { $0.state == .active || $0.state == .pending }) else { return nil }
+        return lastCheck + Self.checkInterval
+    }
+
     /// `feature.activate` / `feature.revoke`, already verified and claimed.
-    func handle(_ accepted: AcceptedCommand, executor: CommandExecutor) {
+    public func handle(_ accepted: AcceptedCommand, executor: CommandExecutor) {
         let request = accepted.command.request
         guard case .string(let feature)? = request.parameters["feature"] else {
             return executor.reject(accepted, .badParameters, "\(request.name) needs the parameter feature")
@@ -47,7 +66,7 @@ final class FeatureManager {
             return executor.reject(
                 accepted, .badParameters, "this vehicle has no feature '\(feature)' (it has: \(known.isEmpty ? "none" : known))")
         }
-        let now = wallClockMillis()
+        let now = clock.wallClockMillis()
         if request.name == "feature.revoke" {
             guard let index = entitlements.firstIndex(where: { $0.feature == feature }), entitlements[index].state != .revoked else {
                 return executor.reject(accepted, .badParameters, "'\(feature)' has no entitlement to revoke")
@@ -90,12 +109,14 @@ final class FeatureManager {
             accepted, .succeeded, nil, "\(feature) is \(state?.state.rawValue ?? "?")", result: state.map(summary(of:)))
     }
 
-    /// On every pipeline turn: loads the entitlements once (switching active ones on again: the vehicle may have
-    /// lost them with its power), counts active time, and switches features whose state is due to change.
-    func tick(executor: CommandExecutor) {
-        let now = monotonicSeconds()
+    /// On every turn of the command service: loads the entitlements once (switching active ones on again: the vehicle
+    /// may have lost them with its power), counts active time, and switches features whose state is due to change.
+    public func tick(executor: CommandExecutor) {
+        let now = clock.monotonicSeconds()
         if !loaded {
             loaded = true
+            lastCheck = now
+            lastPersisted = now
             do {
                 entitlements = try store.all()
                 savedActiveSeconds = Dictionary(entitlements.map { ($0.feature, $0.activeSeconds) }, uniquingKeysWith: max)
@@ -105,26 +126,25 @@ final class FeatureManager {
             for entitlement in entitlements where entitlement.state == .active {
                 if let definition = definitions[entitlement.feature] { executor.switchFeature(definition, enabled: true) }
             }
-            reconcile(executor: executor, nowMillis: wallClockMillis())
+            reconcile(executor: executor, nowMillis: clock.wallClockMillis())
             publish()
             return
         }
-        // Ten checks a second: a feature ends within 0.1 s of its time.
-        guard now - lastCheck >= 0.1 else { return }
+        guard now - lastCheck >= Self.checkInterval else { return }
         let elapsed = now - lastCheck
         lastCheck = now
         for index in entitlements.indices where entitlements[index].state == .active {
             entitlements[index].activeSeconds += elapsed
         }
-        if now - lastPersisted >= 10 {
+        if now - lastPersisted >= Self.persistInterval {
             lastPersisted = now
             saveActiveTime()
         }
-        reconcile(executor: executor, nowMillis: wallClockMillis())
+        reconcile(executor: executor, nowMillis: clock.wallClockMillis())
     }
 
     /// Shutdown: the active time counted since the last save.
-    func finish() {
+    public func finish() {
         saveActiveTime()
     }
 
@@ -171,15 +191,11 @@ final class FeatureManager {
 
     /// The retained `…/features` message: every entitlement and its state.
     private func publish() {
-        let document = JSONValue.object([
-            ("vehicle", .string(topics.vehicleID)),
-            ("t", .integer(Int128(wallClockMillis()))),
+        publisher.publishFeatures(.object([
+            ("vehicle", .string(vehicleID)),
+            ("t", .integer(Int128(clock.wallClockMillis()))),
             ("features", .array(entitlements.map(summary(of:)))),
-        ])
-        var properties = MQTTProperties()
-        properties.contentType = "application/json"
-        _ = client.publish(MQTTMessage(
-            topic: topics.features, payload: Array(document.rendered().utf8), qos: 1, retain: true, properties: properties))
+        ]))
     }
 
     private func summary(of entitlement: Entitlement) -> JSONValue {
@@ -198,3 +214,7 @@ final class FeatureManager {
         return Int64(number)
     }
 }
+
+/// One thread owns a feature manager; sharing one between threads is a compile-time error.
+@available(*, unavailable)
+extension FeatureManager: Sendable {}
