@@ -119,6 +119,9 @@ class Subscriber:
                         window = line.get("window", [])
                         say(f"  >> EVENT {line['event']} ({line['priority']}) record #{batch.sequence}: "
                             f"{line['attributes'].get('condition', '')}; {len(window)} window samples")
+                elif "status" in line:
+                    # A value that was not a reading (J1939 "not available" or "error"): shown as such, not counted.
+                    self.latest[line["signal"]] = (line["status"], "", line["time_us"])
                 else:
                     self.samples += 1
                     self.latest[line["signal"]] = (line["value"], line["unit"], line["time_us"])
@@ -138,8 +141,9 @@ def show_latest(subscriber):
     for name in SHOWN:
         if name in latest:
             value, unit, _ = latest[name]
+            shown = value if isinstance(value, str) else f"{value:.5g}"
             values.append(f"{name.rsplit('.', 1)[-1] if 'Location' not in name else name.rsplit('.', 1)[-1][:3]}="
-                          f"{value:.5g} {unit}".rstrip())
+                          f"{shown} {unit}".rstrip())
     say(f"  {records:4d} records, {samples:6d} samples | " + ", ".join(values))
 
 

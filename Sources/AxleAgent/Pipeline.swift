@@ -199,7 +199,11 @@ final class Pipeline {
 
     private func collectOutput() {
         engine.drainSamples { sample in
-            recorder.append(series: Int(sample.series), timeMicros: sample.timeMicros, value: sample.value)
+            switch sample.availability {
+            case .valid: recorder.append(series: Int(sample.series), timeMicros: sample.timeMicros, value: sample.value)
+            case .notAvailable: recorder.appendNotReading(series: Int(sample.series), timeMicros: sample.timeMicros, kind: .notAvailable)
+            case .error: recorder.appendNotReading(series: Int(sample.series), timeMicros: sample.timeMicros, kind: .error)
+            }
         }
         for triggered in engine.drainEvents() {
             statistics.eventsTriggered += 1

@@ -82,6 +82,13 @@ public final class TelemetryRecorder {
         countAndCloseIfFull()
     }
 
+    /// Adds a marker where a sample would have been: the series' signal sent a value that is not a reading.
+    public func appendNotReading(series: Int, timeMicros: Int64, kind: NotReadingKind) {
+        open(at: timeMicros)
+        builder.appendNotReading(signal: series, timeMicros: timeMicros, kind: kind)
+        if builder.sampleCount + builder.notReadingCount >= maximumSamples { flush() }
+    }
+
     /// Closes the open batch once the frames' clock has passed its interval, without waiting for the next sample.
     public func advance(frameMicros: Int64) {
         frameClockMovedWall = monotonicSeconds()

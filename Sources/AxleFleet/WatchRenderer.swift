@@ -73,6 +73,19 @@ public struct WatchRenderer: Sendable {
                 lines.append("\(localClockText(millis: millis))  \(vehicle)  #\(batch.sequence)  \(sample.signal) = \(Self.number(sample.value).rendered())\(unit)")
             }
         }
+        for marker in batch.notReadings {
+            let millis = marker.timeMicros / 1000
+            switch format {
+            case .jsonl:
+                lines.append(JSONValue.object([
+                    ("kind", "not_reading"), ("vehicle", .string(vehicle)), ("seq", sequence),
+                    ("signal", .string(marker.signal)), ("t", .integer(Int128(millis))), ("status", .string(marker.kind.name)),
+                ]).rendered())
+            case .text:
+                let status = marker.kind == .error ? "error indicator" : "not available"
+                lines.append("\(localClockText(millis: millis))  \(vehicle)  #\(batch.sequence)  \(marker.signal): \(status)")
+            }
+        }
         for event in batch.events {
             let millis = event.timeMicros / 1000
             let windowCount = event.window?.samples.count ?? 0

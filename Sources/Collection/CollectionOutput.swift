@@ -1,3 +1,4 @@
+import DBC
 import FirmwareProfile
 
 /// One output series of the engine: a catalog signal as collected by periodic and on-change rules, or one aggregate
@@ -20,18 +21,40 @@ public struct SeriesDescription: Sendable, Equatable {
     }
 }
 
-/// A telemetry sample produced by a collection rule.
+/// A telemetry sample produced by a collection rule, or a marker where a sample would have been but the signal's
+/// newest value was not a reading (docs/collection.md, "Values that are not readings").
 public struct CollectedSample: Sendable, Equatable {
     /// Index into `CollectionEngine.series`.
     public var series: Int32
+    /// `.valid` for a sample; `.notAvailable` or `.error` for a marker, whose `value` is NaN and means nothing.
+    /// (It fits in the padding after `series`: a sample stays 24 bytes.)
+    public var availability: SignalAvailability
     /// Frame clock, microseconds (see docs/collection.md for which instant each mode stamps).
     public var timeMicros: Int64
     public var value: Double
 
     public init(series: Int32, timeMicros: Int64, value: Double) {
         self.series = series
+        self.availability = .valid
         self.timeMicros = timeMicros
         self.value = value
+    }
+
+    /// A marker: at `timeMicros` series `series` has no sample because its signal's newest value was `availability`.
+    public init(series: Int32, timeMicros: Int64, notReading availability: SignalAvailability) {
+        self.series = series
+        self.availability = availability
+        self.timeMicros = timeMicros
+        self.value = .nan
+    }
+
+    /// True for a marker (a value that was not a reading), false for a sample.
+    public var isNotReading: Bool { availability != .valid }
+
+    // NaN in `value` would make two equal markers unequal.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.series == rhs.series && lhs.availability == rhs.availability && lhs.timeMicros == rhs.timeMicros
+            && (lhs.isNotReading || lhs.value == rhs.value)
     }
 }
 
@@ -114,6 +137,8 @@ public struct CollectionLimits: Sendable, Equatable {
 /// Counters of what the engine produced and what it had to leave out.
 public struct CollectionStatistics: Sendable, Equatable {
     public var samples = 0
+    /// Markers where a sample would have been but the signal's newest value was not a reading.
+    public var notReadings = 0
     public var events = 0
     /// Triggers ignored because the event already had `maximumCapturesInFlight` windows open.
     public var triggersSkipped = 0

@@ -65,6 +65,13 @@ struct SignalState: Sendable {
         latestMicros = time
     }
 
+    /// True while the newest value is not a reading and no older than the signal's staleness limit: where a rule
+    /// would take a sample at `time`, it records a "not a reading" marker instead.
+    @inline(__always)
+    func hasCurrentNotReading(at time: Int64) -> Bool {
+        availability != .valid && time <= latestMicros &+ staleMicros
+    }
+
     /// A value that is not a reading: from now on the signal has no fresh value, exactly as if the last reading had
     /// turned stale, until the next reading.
     mutating func recordNotReading(_ availability: SignalAvailability, at time: Int64) {

@@ -42,10 +42,14 @@ struct OnChangeSlot: Sendable {
     var lastTime: Int64 = 0
     /// When the heartbeat re-sends, or `.max` (no heartbeat, or waiting for a fresh value).
     var heartbeatDue = Int64.max
+    /// What the slot sent last: `.valid` after a sample (or nothing yet), else the kind of "not a reading" marker,
+    /// so that a run of such values is marked once and the next reading is sent whatever the deadband.
+    var lastNotReading = SignalAvailability.valid
 
     mutating func restart() {
         hasSent = false
         heartbeatDue = .max
+        lastNotReading = .valid
     }
 }
 
@@ -410,9 +414,15 @@ struct EngineCore {
         let time = clamped(timeMicros)
         if time > now || !hasTime { moveClock(to: time) }
         signals[signal].recordNotReading(availability, at: time)
-        // No sample, no aggregate, nothing in the event rings: only the conditions that read it, which see unknown.
+        // No sample, no aggregate, nothing in the event rings: a marker for on-change rules when the kind changes
+        // (periodic rules mark at their boundaries), and the conditions that read the signal, which see unknown.
         let route = routes[signal]
-        var index = Int(route.conditions.lowerBound)
+        var index = Int(route.onChange.lowerBound)
+        while index < Int(route.onChange.upperBound) {
+            markOnChange(slot: index, time: time, availability: availability)
+            index += 1
+        }
+        index = Int(route.conditions.lowerBound)
         while index < Int(route.conditions.upperBound) {
             let condition = Int(conditionsBySignal[index])
             if conditions[condition].enabled { evaluateCondition(condition, at: now) }
@@ -458,15 +468,40 @@ struct EngineCore {
     }
 
     @inline(__always)
+    private mutating func emitNotReading(series: Int32, time: Int64, availability: SignalAvailability) {
+        samples.append(CollectedSample(series: series, timeMicros: time, notReading: availability))
+        statistics.notReadings += 1
+    }
+
+    /// An on-change slot's signal sent a value that is not a reading: a marker when the last thing the slot sent was
+    /// a sample or a marker of another kind.
+    private mutating func markOnChange(slot index: Int, time: Int64, availability: SignalAvailability) {
+        let slot = onChangeSlots[index]
+        guard slot.enabled, slot.lastNotReading != availability else { return }
+        emitNotReading(series: slot.series, time: time, availability: availability)
+        onChangeSlots[index].hasSent = true
+        onChangeSlots[index].lastNotReading = availability
+        onChangeSlots[index].lastTime = time
+        if slot.heartbeatMicros > 0 {
+            let due = time &+ slot.heartbeatMicros
+            onChangeSlots[index].heartbeatDue = due
+            if due < nextDeadline { nextDeadline = due }
+        }
+    }
+
+    @inline(__always)
     private mutating func offerOnChange(slot index: Int, time: Int64, value: Double) {
         let slot = onChangeSlots[index]
         guard slot.enabled else { return }
+        // After a marker, the next reading is news whatever the deadband.
         let moved = abs(value - slot.lastValue) > slot.deadband || value.isNaN != slot.lastValue.isNaN
+            || slot.lastNotReading != .valid
         // A heartbeat due while the value was stale is sent with the first fresh value.
         let overdue = slot.heartbeatMicros > 0 && time &- slot.lastTime >= slot.heartbeatMicros
         guard !slot.hasSent || moved || overdue else { return }
         emit(series: slot.series, time: time, value: value)
         onChangeSlots[index].hasSent = true
+        onChangeSlots[index].lastNotReading = .valid
         onChangeSlots[index].lastValue = value
         onChangeSlots[index].lastTime = time
         if slot.heartbeatMicros > 0 {
@@ -527,16 +562,19 @@ struct EngineCore {
         for index in periodicRules.indices where periodicRules[index].enabled {
             while periodicRules[index].nextBoundary <= time {
                 let rule = periodicRules[index]
-                var anyFresh = false
+                var anyEmitted = false
                 for member in periodicMembers[rule.members] {
                     let signal = signals[Int(member.signal)]
                     if signal.isFresh(at: rule.nextBoundary) {
                         emit(series: member.series, time: rule.nextBoundary, value: signal.value)
-                        anyFresh = true
+                        anyEmitted = true
+                    } else if signal.hasCurrentNotReading(at: rule.nextBoundary) {
+                        emitNotReading(series: member.series, time: rule.nextBoundary, availability: signal.availability)
+                        anyEmitted = true
                     }
                 }
                 // With nothing fresh, nothing can be until a new value arrives: skip the empty boundaries.
-                periodicRules[index].nextBoundary = anyFresh
+                periodicRules[index].nextBoundary = anyEmitted
                     ? rule.nextBoundary + rule.intervalMicros : boundary(after: time, every: rule.intervalMicros)
             }
         }
@@ -553,6 +591,12 @@ struct EngineCore {
                 if signal.isFresh(at: due) {
                     emit(series: slot.series, time: due, value: signal.value)
                     onChangeSlots[index].lastValue = signal.value
+                    onChangeSlots[index].lastNotReading = .valid
+                    onChangeSlots[index].lastTime = due
+                    onChangeSlots[index].heartbeatDue = due + slot.heartbeatMicros
+                } else if signal.hasCurrentNotReading(at: due) {
+                    emitNotReading(series: slot.series, time: due, availability: signal.availability)
+                    onChangeSlots[index].lastNotReading = signal.availability
                     onChangeSlots[index].lastTime = due
                     onChangeSlots[index].heartbeatDue = due + slot.heartbeatMicros
                 } else {

@@ -41,6 +41,20 @@ enum SeriesEncoding {
         return series
     }
 
+    /// The "not a reading" columns of a series: times delta-encoded like the samples' (a running sum of their own).
+    static func addNotReadings(
+        to series: inout Axle_Telemetry_V1_SignalSeries, times: ArraySlice<Int64>, kinds: ArraySlice<NotReadingKind>,
+        quantizer: TimeQuantizer
+    ) {
+        series.notReadingTimeDeltas = deltas(of: times, transform: quantizer.offset)
+        series.notReadings = kinds.map { kind in
+            switch kind {
+            case .notAvailable: .notAvailable
+            case .error: .error
+            }
+        }
+    }
+
     @inline(__always)
     private static func deltas(of column: ArraySlice<Int64>, transform: (Int64) -> Int64) -> [Int64] {
         [Int64](unsafeUninitializedCapacity: column.count) { buffer, count in

@@ -44,3 +44,20 @@ public enum PayloadFormat: Sendable, Hashable {
     /// The protobuf JSON mapping of the same message, for reading by eye while debugging.
     case json
 }
+
+/// What a value that is not a reading meant (the schema's `NotReading`): a marker in a series where a sample would
+/// have been (docs/payload.md, "Values that are not readings").
+public enum NotReadingKind: UInt8, Sendable, Equatable {
+    /// The sender has no value (J1939's "not available"), or the value lies outside the DBC signal's range.
+    case notAvailable = 1
+    /// The sender reports a fault in place of a value (J1939's "error indicator").
+    case error = 2
+
+    /// As JSON lines and the control socket spell it: `not_available`, `error`.
+    public var name: String {
+        switch self {
+        case .notAvailable: "not_available"
+        case .error: "error"
+        }
+    }
+}

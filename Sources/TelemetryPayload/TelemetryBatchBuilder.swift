@@ -22,6 +22,8 @@ public struct TelemetryBatchBuilder: Sendable {
     public private(set) var events: [TelemetryEvent] = []
     /// How many samples have been appended since the last `removeAll()`.
     public private(set) var sampleCount = 0
+    /// How many "not a reading" markers have been appended since the last `removeAll()`.
+    public private(set) var notReadingCount = 0
 
     /// A builder for one vehicle and profile. `timeUnitMicros` (default 1000: milliseconds) is the time resolution
     /// kept on the wire: coarser units compress better, and telemetry sampled at up to 100 Hz loses nothing at 1 ms.
@@ -36,8 +38,8 @@ public struct TelemetryBatchBuilder: Sendable {
         self.columns = signals.map { SignalColumn(signal: $0) }
     }
 
-    /// True when there is nothing to send: no samples and no events.
-    public var isEmpty: Bool { sampleCount == 0 && events.isEmpty }
+    /// True when there is nothing to send: no samples, no markers and no events.
+    public var isEmpty: Bool { sampleCount == 0 && notReadingCount == 0 && events.isEmpty }
 
     /// Appends a scaled integer sample (a DBC raw value): exact on the wire, decoded as `raw × factor + offset`.
     @inline(__always)
@@ -54,6 +56,13 @@ public struct TelemetryBatchBuilder: Sendable {
         sampleCount += 1
     }
 
+    /// Appends a marker: at `timeMicros` the signal would have had a sample, but its newest value was not a reading.
+    public mutating func appendNotReading(signal: Int, timeMicros: Int64, kind: NotReadingKind) {
+        columns[signal].notReadingTimes.append(timeMicros)
+        columns[signal].notReadingKinds.append(kind)
+        notReadingCount += 1
+    }
+
     /// Appends an event.
     public mutating func append(_ event: TelemetryEvent) {
         events.append(event)
@@ -64,6 +73,7 @@ public struct TelemetryBatchBuilder: Sendable {
         for index in columns.indices { columns[index].removeAll() }
         events.removeAll(keepingCapacity: true)
         sampleCount = 0
+        notReadingCount = 0
     }
 
     /// Splits the batch into parts that each encode to at most `maximumBytes` (nil: one part, any size), so that a
@@ -78,7 +88,8 @@ public struct TelemetryBatchBuilder: Sendable {
         guard maximumBytes > 0 else {
             throw TelemetryPayloadError(.cannotSplit, "the maximum payload size must be positive, not \(maximumBytes)")
         }
-        let mostParts = max(columns.map(\.times.count).max() ?? 0, events.count, 1)
+        let mostParts = max(
+            columns.map(\.times.count).max() ?? 0, columns.map(\.notReadingTimes.count).max() ?? 0, events.count, 1)
         var count = 1
         while true {
             var parts: [EncodablePart] = []
@@ -93,7 +104,7 @@ public struct TelemetryBatchBuilder: Sendable {
                 throw TelemetryPayloadError(
                     .cannotSplit,
                     "the batch cannot be split into payloads of at most \(maximumBytes) bytes: even split \(count) "
-                        + "ways (at most one sample per signal, or one event, per part) a part needs \(largest) "
+                        + "ways (at most one sample or marker per signal, or one event, per part) a part needs \(largest) "
                         + "bytes; raise the maximum, "
                         + "collect fewer signals per batch, or send smaller event windows")
             }
@@ -117,15 +128,17 @@ public struct TelemetryBatchBuilder: Sendable {
     }
 
     private func makePart(index: Int, count: Int, format: PayloadFormat) throws(TelemetryPayloadError) -> EncodablePart {
-        let ranges = columns.map { column in
-            let total = column.times.count
-            return (total * index / count)..<(total * (index + 1) / count)
-        }
+        func share(_ total: Int) -> Range<Int> { (total * index / count)..<(total * (index + 1) / count) }
+        let ranges = columns.map { share($0.times.count) }
+        let markerRanges = columns.map { share($0.notReadingTimes.count) }
         let partEvents = events.indices.filter { $0 * count / events.count == index }.map { events[$0] }
 
         var earliest = Int64.max
         for (column, range) in zip(columns, ranges) {
             for time in column.times[range] { earliest = min(earliest, time) }
+        }
+        for (column, range) in zip(columns, markerRanges) {
+            for time in column.notReadingTimes[range] { earliest = min(earliest, time) }
         }
         for event in partEvents {
             for sample in event.window?.samples ?? [] { earliest = min(earliest, sample.timeMicros) }
@@ -144,12 +157,18 @@ public struct TelemetryBatchBuilder: Sendable {
         }
         var partSamples = 0
         batch.series.reserveCapacity(columns.count)
-        for (column, range) in zip(columns, ranges) where !range.isEmpty {
-            batch.series.append(
-                SeriesEncoding.series(
-                    signal: column.signal, times: column.times[range],
-                    raws: column.isFloat ? nil : column.raws[range],
-                    values: column.isFloat ? column.values[range] : nil, quantizer: quantizer))
+        for (column, (range, markerRange)) in zip(columns, zip(ranges, markerRanges))
+        where !range.isEmpty || !markerRange.isEmpty {
+            var series = SeriesEncoding.series(
+                signal: column.signal, times: column.times[range],
+                raws: column.isFloat ? nil : column.raws[range],
+                values: column.isFloat ? column.values[range] : nil, quantizer: quantizer)
+            if !markerRange.isEmpty {
+                SeriesEncoding.addNotReadings(
+                    to: &series, times: column.notReadingTimes[markerRange], kinds: column.notReadingKinds[markerRange],
+                    quantizer: quantizer)
+            }
+            batch.series.append(series)
             partSamples += range.count
         }
         batch.events = partEvents.map { SeriesEncoding.event($0, quantizer: quantizer) }
@@ -259,6 +278,9 @@ private struct SignalColumn: Sendable {
     var raws: [Int64] = []
     var values: [Double] = []
     var isFloat = false
+    /// Markers of values that were not readings: a column pair of their own, beside the samples.
+    var notReadingTimes: [Int64] = []
+    var notReadingKinds: [NotReadingKind] = []
 
     init(signal: SignalDescription) {
         self.signal = signal
@@ -298,5 +320,7 @@ private struct SignalColumn: Sendable {
         raws.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         isFloat = false
+        notReadingTimes.removeAll(keepingCapacity: true)
+        notReadingKinds.removeAll(keepingCapacity: true)
     }
 }

@@ -16,6 +16,8 @@ public struct DecodedBatch: Sendable {
     public var timeUnitMicros: Int64
     /// The samples, grouped by signal in the order the payload lists them, each signal's samples in their order.
     public var samples: [DecodedSample]
+    /// Where a signal would have had a sample but sent a value that is not a reading, grouped like `samples`.
+    public var notReadings: [DecodedNotReading] = []
     /// The events, in the order they were recorded.
     public var events: [TelemetryEvent]
 }
@@ -39,6 +41,22 @@ public struct DecodedSample: Sendable, Equatable {
         self.timeMicros = timeMicros
         self.value = value
         self.raw = raw
+    }
+}
+
+/// A marker of a decoded batch: at `timeMicros` the signal's newest value was not a reading.
+public struct DecodedNotReading: Sendable, Equatable {
+    public var signal: String
+    public var unit: String
+    /// Microseconds since the Unix epoch.
+    public var timeMicros: Int64
+    public var kind: NotReadingKind
+
+    public init(signal: String, unit: String, timeMicros: Int64, kind: NotReadingKind) {
+        self.signal = signal
+        self.unit = unit
+        self.timeMicros = timeMicros
+        self.kind = kind
     }
 }
 
@@ -114,6 +132,13 @@ public enum TelemetryPayloadDecoder {
                     DecodedSample(signal: series.name, unit: series.unit, timeMicros: time, value: value, raw: raw))
             }
         }
+        var notReadings: [DecodedNotReading] = []
+        for series in batch.series where !series.notReadingTimeDeltas.isEmpty || !series.notReadings.isEmpty {
+            try SeriesDecoding.forEachNotReading(of: series, clock: clock, context: "series \"\(series.name)\"") {
+                time, kind in
+                notReadings.append(DecodedNotReading(signal: series.name, unit: series.unit, timeMicros: time, kind: kind))
+            }
+        }
         var events: [TelemetryEvent] = []
         events.reserveCapacity(batch.events.count)
         for event in batch.events {
@@ -122,7 +147,7 @@ public enum TelemetryPayloadDecoder {
         return DecodedBatch(
             schemaVersion: batch.schemaVersion, vehicleID: batch.vehicleID, profile: batch.profile,
             sequence: batch.sequence, partIndex: Int(batch.partIndex), partCount: Int(batch.partCount),
-            timeUnitMicros: Int64(batch.timeUnitMicros), samples: samples, events: events)
+            timeUnitMicros: Int64(batch.timeUnitMicros), samples: samples, notReadings: notReadings, events: events)
     }
 
     private static func decode(_ event: Axle_Telemetry_V1_Event, clock: SeriesClock) throws(TelemetryPayloadError)
@@ -163,6 +188,32 @@ struct SeriesClock {
 }
 
 enum SeriesDecoding {
+    /// Calls `body` with each "not a reading" marker's time and kind, in order; throws when the two columns disagree
+    /// in length or a time falls outside Int64 microseconds. A kind this decoder does not know (a later schema's),
+    /// and the never-written 0, read as "not available": either way there is no reading.
+    static func forEachNotReading(
+        of series: Axle_Telemetry_V1_SignalSeries, clock: SeriesClock, context: @autoclosure () -> String,
+        _ body: (Int64, NotReadingKind) -> Void
+    ) throws(TelemetryPayloadError) {
+        let count = series.notReadingTimeDeltas.count
+        guard series.notReadings.count == count else {
+            throw TelemetryPayloadError(
+                .malformed,
+                "\(context()) has \(count) not_reading_time_deltas but \(series.notReadings.count) not_readings")
+        }
+        var timeOffset: Int64 = 0
+        for index in 0..<count {
+            timeOffset = timeOffset &+ series.notReadingTimeDeltas[index]
+            let (scaled, overflowed) = timeOffset.multipliedReportingOverflow(by: clock.unit)
+            let (time, overflowedAgain) = clock.base.addingReportingOverflow(scaled)
+            guard !overflowed, !overflowedAgain else {
+                throw TelemetryPayloadError(
+                    .malformed, "\(context()): marker \(index)'s time is outside the range of Int64 microseconds")
+            }
+            body(time, series.notReadings[index] == .error ? .error : .notAvailable)
+        }
+    }
+
     /// Calls `body` with each sample's time, value and raw (nil for floating-point series), in order; throws when
     /// the columns disagree in length or a time falls outside what Int64 microseconds can hold.
     static func forEachSample(

@@ -21,6 +21,7 @@ struct RealTruckReplayTests {
     /// What one replay of the recording published and what `axle signals` showed at its end.
     struct Replay {
         var samples: [DecodedSample] = []
+        var notReadings: [DecodedNotReading] = []
         var events: [TelemetryEvent] = []
         var signalsJSON: [String: JSONValue] = [:]
         var signalsText = ""
@@ -76,6 +77,7 @@ struct RealTruckReplayTests {
         for message in subscriber.messages() where message.topic.hasSuffix("/telemetry") || message.topic.hasSuffix("/events") {
             let batch = try TelemetryPayloadDecoder.decode(message.payload)
             result.samples += batch.samples
+            result.notReadings += batch.notReadings
             result.events += batch.events
         }
         return result
@@ -94,6 +96,12 @@ struct RealTruckReplayTests {
 
         let cargo = replay.samples.filter { $0.signal == Self.cargo }
         #expect(cargo.isEmpty, "no cargo temperature is published: \(cargo.prefix(3))")
+        // The telemetry says why: the cold-chain rule (on-change, 60 s heartbeat) marks the first "not available"
+        // and repeats the marker at its heartbeat over the 127 s.
+        let marked = replay.notReadings.filter { $0.signal == Self.cargo }
+        #expect((2...3).contains(marked.count), "\(marked)")
+        #expect(marked.allSatisfy { $0.kind == .notAvailable }, "\(marked)")
+        #expect(replay.notReadings.allSatisfy { $0.signal == Self.cargo }, "only the cargo temperature: \(replay.notReadings.prefix(3))")
         #expect(!replay.events.contains { $0.name == Self.cargoAlert }, "\(replay.events.map(\.name))")
 
         let shown = try #require(replay.signalsJSON[Self.cargo], "axle signals lists the cargo temperature")
@@ -122,6 +130,7 @@ struct RealTruckReplayTests {
         let replay = try replay(profileDirectory: directory, vehicleID: "real-truck-ignore")
         let cargo = replay.samples.filter { $0.signal == Self.cargo }
         #expect(!cargo.isEmpty && cargo.allSatisfy { $0.value == 1774.96875 }, "\(cargo.prefix(3))")
+        #expect(replay.notReadings.isEmpty, "every value is a reading: \(replay.notReadings.prefix(3))")
         #expect(replay.events.contains { $0.name == Self.cargoAlert }, "\(replay.events.map(\.name))")
         #expect(replay.signalsJSON[Self.cargo]?["value"]?.doubleValue == 1774.96875)
     }

@@ -151,4 +151,23 @@ struct FleetLogicTests {
         #expect(text[0].hasSuffix("  demo-001  #41  Vehicle.Speed = 42.5 km/h"), "\(text[0])")
         #expect(text[2].contains("EVENT harsh_braking (alert)"))
     }
+
+    @Test("watch lines: a value that was not a reading is a not_reading line with its status, never a number")
+    func watchNotReadings() throws {
+        var builder = TelemetryBatchBuilder(
+            vehicleID: "truck-7", profile: "fleet-truck-j1939",
+            signals: [SignalDescription(name: "Vehicle.Private.Trailer.CargoTemperature", unit: "celsius")])
+        builder.appendNotReading(signal: 0, timeMicros: 1_767_225_600_000_000, kind: .notAvailable)
+        builder.appendNotReading(signal: 0, timeMicros: 1_767_225_601_000_000, kind: .error)
+        let payload = try builder.encode(sequence: { _ in 9 })[0]
+        let message = MQTTMessage(topic: "axle/v1/truck-7/telemetry", payload: payload)
+        #expect(WatchRenderer(prefix: "axle/v1", format: .jsonl).lines(for: message) == [
+            #"{"kind":"not_reading","vehicle":"truck-7","seq":9,"signal":"Vehicle.Private.Trailer.CargoTemperature","t":1767225600000,"status":"not_available"}"#,
+            #"{"kind":"not_reading","vehicle":"truck-7","seq":9,"signal":"Vehicle.Private.Trailer.CargoTemperature","t":1767225601000,"status":"error"}"#,
+        ])
+        let text = WatchRenderer(prefix: "axle/v1", format: .text).lines(for: message)
+        #expect(text.count == 2)
+        #expect(text[0].hasSuffix("  truck-7  #9  Vehicle.Private.Trailer.CargoTemperature: not available"), "\(text)")
+        #expect(text[1].hasSuffix(": error indicator"), "\(text)")
+    }
 }

@@ -1,4 +1,5 @@
 import Collection
+import DBC
 import FirmwareProfile
 
 /// A catalog entry with the parts the engine reads (name, unit, staleness).
@@ -56,6 +57,15 @@ struct Sample: Equatable, CustomStringConvertible {
     var description: String { "(\(series) @\(millis) ms = \(value))" }
 }
 
+/// A marker where a sample would have been, as a user reads it: series name, time in milliseconds, what it meant.
+struct Marker: Equatable, CustomStringConvertible {
+    var series: String
+    var millis: Int64
+    var availability: SignalAvailability
+
+    var description: String { "(\(series) @\(millis) ms: \(availability.name))" }
+}
+
 /// Drives an engine by signal name with times in milliseconds, and reads its output by series name.
 final class Harness {
     let profile: FirmwareProfile
@@ -85,14 +95,34 @@ final class Harness {
         engine.advance(toMicros: ms * 1000)
     }
 
+    /// The samples produced since the last call (markers of values that are not readings are kept for `markers()`).
     func samples() -> [Sample] {
-        var result: [Sample] = []
+        drain()
+        defer { drainedSamples.removeAll() }
+        return drainedSamples
+    }
+
+    /// The "not a reading" markers produced since the last call.
+    func markers() -> [Marker] {
+        drain()
+        defer { drainedMarkers.removeAll() }
+        return drainedMarkers
+    }
+
+    private var drainedSamples: [Sample] = []
+    private var drainedMarkers: [Marker] = []
+
+    private func drain() {
         engine.drainSamples { sample in
             let millis = sample.timeMicros / 1000
-            precondition(millis * 1000 == sample.timeMicros, "sample time \(sample.timeMicros) µs is not whole ms")
-            result.append(Sample(engine.series[Int(sample.series)].name, millis, sample.value))
+            precondition(millis * 1000 == sample.timeMicros, "sample time \(sample.timeMicros) µs is not whole ms: \(sample)")
+            let series = engine.series[Int(sample.series)].name
+            if sample.isNotReading {
+                drainedMarkers.append(Marker(series: series, millis: millis, availability: sample.availability))
+            } else {
+                drainedSamples.append(Sample(series, millis, sample.value))
+            }
         }
-        return result
     }
 
     func events() -> [TriggeredEvent] { engine.drainEvents() }

@@ -40,6 +40,54 @@ struct NotReadingTests {
         #expect(harness.engine.latestAvailability(signal: index)?.timeMicros == 120_000_000)
     }
 
+    @Test("telemetry marks them: a periodic rule marks each boundary, an on-change rule each change of kind and heartbeat")
+    func markersWhereSamplesWouldHaveBeen() {
+        let harness = truckHarness()
+        let index = harness.index(Self.cargo)
+        for second in 0...120 {
+            harness.engine.ingestNotReading(signal: index, timeMicros: Int64(second) * 1_000_000, availability: .notAvailable)
+        }
+        harness.advance(ms: 200_000)
+        let markers = harness.markers()
+        #expect(harness.samples().isEmpty)
+        // Every second while the last "not available" is no older than its 3 s staleness limit, then nothing.
+        let periodic = markers.filter { $0.series == Self.cargo }
+        #expect(periodic.count == 123 + 3, "boundaries 1…123 s, on-change at 0, 60 and 120 s: \(periodic.suffix(3))")
+        #expect(periodic.allSatisfy { $0.availability == .notAvailable && $0.millis <= 123_000 }, "\(periodic.suffix(3))")
+        #expect(periodic.contains { $0.millis == 123_000 } && !periodic.contains { $0.millis == 124_000 })
+        // The on-change rule marks once, then at its 60 s heartbeat while the values keep coming; the same series
+        // carries both rules' output, so the instants 0, 60 and 120 s appear once more than the boundaries do.
+        #expect(periodic.filter { $0.millis == 0 }.count == 1, "the first 'not available' is marked at once")
+        #expect(periodic.filter { $0.millis == 60_000 }.count == 2, "periodic boundary and on-change heartbeat")
+        #expect(periodic.filter { $0.millis == 120_000 }.count == 2, "periodic boundary and on-change heartbeat")
+        #expect(periodic.filter { $0.millis == 180_000 }.isEmpty, "no heartbeat once the values stopped")
+        // Aggregates summarise readings only: no marker.
+        #expect(markers.allSatisfy { $0.series == Self.cargo }, "\(markers.filter { $0.series != Self.cargo }.prefix(3))")
+    }
+
+    @Test("an on-change rule marks a change from 'not available' to 'error' and sends the next reading whatever the deadband")
+    func onChangeMarksEachKind() {
+        let harness = Harness(makeProfile(
+            catalog: [catalogSignal(Self.cargo, unit: "celsius", staleAfter: 3)],
+            rules: [rule("cold-chain", [Self.cargo], .onChange(deadband: 0.5, heartbeatSeconds: nil))]))
+        let index = harness.index(Self.cargo)
+        harness.ingest(Self.cargo, ms: 0, 4)
+        for second in 1...3 {
+            harness.engine.ingestNotReading(signal: index, timeMicros: Int64(second) * 1_000_000, availability: .notAvailable)
+        }
+        for second in 4...5 {
+            harness.engine.ingestNotReading(signal: index, timeMicros: Int64(second) * 1_000_000, availability: .error)
+        }
+        harness.ingest(Self.cargo, ms: 6000, 4.1)
+        harness.ingest(Self.cargo, ms: 7000, 4.2)
+        #expect(harness.markers() == [
+            Marker(series: Self.cargo, millis: 1000, availability: .notAvailable),
+            Marker(series: Self.cargo, millis: 4000, availability: .error),
+        ])
+        // 4.1 is within the deadband of the last sample (4), but it is the first reading after the markers.
+        #expect(harness.samples() == [Sample(Self.cargo, 0, 4), Sample(Self.cargo, 6000, 4.1)])
+    }
+
     @Test("the same values taken as readings (as before) fire the alert: the test above would catch a regression")
     func theSameValuesAsReadingsFireTheAlert() {
         let harness = truckHarness()

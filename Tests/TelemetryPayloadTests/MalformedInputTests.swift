@@ -184,6 +184,19 @@ struct MalformedInputTests {
         late.field(6, packedSInt64: [1, 1])
         expectError(batch(late, base: 1_000_000), code: .malformed, mentioning: "outside the range")
 
+        var shortKinds = ProtobufWriter()
+        shortKinds.field(1, bytes: Array("Vehicle.Private.Trailer.CargoTemperature".utf8))
+        shortKinds.field(8, packedSInt64: [0, 1000])
+        shortKinds.field(9, bytes: [1])
+        expectError(batch(shortKinds), code: .malformed, mentioning: "2 not_reading_time_deltas but 1 not_readings")
+
+        // Markers of a kind this decoder does not know (a later schema's) still say "no reading".
+        var futureKind = ProtobufWriter()
+        futureKind.field(1, bytes: Array("Vehicle.Private.Trailer.CargoTemperature".utf8))
+        futureKind.field(8, packedSInt64: [5])
+        futureKind.field(9, bytes: [7])
+        #expect((try? TelemetryPayloadDecoder.decode(batch(futureKind)))?.notReadings.map(\.kind) == [.notAvailable])
+
         var noUnit = ProtobufWriter()
         noUnit.field(1, varint: 1)
         noUnit.field(7, bytes: shortValues.bytes)

@@ -112,6 +112,30 @@ struct PythonExampleTests {
         #expect(range["reason"] as? String == "storage cap")
     }
 
+    @Test("the example prints the markers of values that were not readings, with their times and kinds", arguments: [PayloadFormat.protobufZstd, .json])
+    func decodesNotReadings(format: PayloadFormat) throws {
+        var builder = TelemetryBatchBuilder(
+            vehicleID: "truck-7", profile: "fleet-truck-j1939",
+            signals: [SignalDescription(name: "Vehicle.Private.Trailer.CargoTemperature", unit: "celsius", factor: 0.03125, offset: -273)])
+        builder.append(signal: 0, timeMicros: startMicros, raw: 9000)
+        builder.appendNotReading(signal: 0, timeMicros: startMicros + 1_000_000, kind: .notAvailable)
+        builder.appendNotReading(signal: 0, timeMicros: startMicros + 2_000_000, kind: .error)
+        builder.append(signal: 0, timeMicros: startMicros + 3_000_000, raw: 9001)
+        let payload = try builder.encode(format: format) { _ in 7 }[0]
+        let output = try runExample(on: payload)
+        #expect(output.status == 0, "\(output.stderr)")
+        let statuses = output.lines.compactMap { line -> (Int64, String)? in
+            guard let status = line["status"] as? String, let time = int64(line["time_us"]) else { return nil }
+            return (time, status)
+        }
+        #expect(statuses.map(\.0) == [startMicros + 1_000_000, startMicros + 2_000_000])
+        #expect(statuses.map(\.1) == ["not_available", "error"])
+        #expect(output.lines.filter { $0["value"] != nil }.count == 2, "the two readings are samples: \(output.lines)")
+        let swift = try TelemetryPayloadDecoder.decode(payload)
+        #expect(swift.notReadings.map(\.kind) == [.notAvailable, .error])
+        #expect(swift.notReadings.map(\.timeMicros) == statuses.map(\.0))
+    }
+
     @Test("the example reads standard input, and refuses garbage and bombs with a message")
     func stdinAndErrors() throws {
         var builder = TelemetryBatchBuilder(vehicleID: "V", profile: "p", signals: [SignalDescription(name: "A")])

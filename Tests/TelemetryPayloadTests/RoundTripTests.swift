@@ -214,6 +214,60 @@ struct RoundTripTests {
         expectSame(try roundTrip(builder, format: .protobufZstd).samples, groupedBySignal(expected))
     }
 
+    @Test("markers of values that were not readings come back with their times and kinds, beside the samples", arguments: formats)
+    func notReadings(format: PayloadFormat) throws {
+        let cargo = SignalDescription(name: "Vehicle.Private.Trailer.CargoTemperature", unit: "celsius", factor: 0.03125, offset: -273)
+        let door = SignalDescription(name: "Vehicle.Private.Trailer.CargoDoor.IsOpen")
+        var builder = TelemetryBatchBuilder(vehicleID: "truck", profile: "p", signals: [cargo, door])
+        builder.appendNotReading(signal: 0, timeMicros: startMicros + 2_000, kind: .notAvailable)
+        builder.append(signal: 1, timeMicros: startMicros, raw: 1)
+        builder.appendNotReading(signal: 0, timeMicros: startMicros + 1_000, kind: .error)
+        builder.appendNotReading(signal: 0, timeMicros: startMicros + 5_000, kind: .notAvailable)
+        #expect(builder.sampleCount == 1)
+        #expect(builder.notReadingCount == 3)
+        let decoded = try roundTrip(builder, format: format)
+        #expect(decoded.samples.map(\.signal) == [door.name])
+        #expect(decoded.notReadings == [
+            DecodedNotReading(signal: cargo.name, unit: "celsius", timeMicros: startMicros + 2_000, kind: .notAvailable),
+            DecodedNotReading(signal: cargo.name, unit: "celsius", timeMicros: startMicros + 1_000, kind: .error),
+            DecodedNotReading(signal: cargo.name, unit: "celsius", timeMicros: startMicros + 5_000, kind: .notAvailable),
+        ])
+
+        var onlyMarkers = TelemetryBatchBuilder(vehicleID: "truck", profile: "p", signals: [cargo])
+        #expect(onlyMarkers.isEmpty)
+        onlyMarkers.appendNotReading(signal: 0, timeMicros: startMicros, kind: .notAvailable)
+        #expect(!onlyMarkers.isEmpty, "a batch of markers only is still sent")
+        let alone = try roundTrip(onlyMarkers, format: format)
+        #expect(alone.samples.isEmpty)
+        #expect(alone.notReadings.map(\.timeMicros) == [startMicros])
+        onlyMarkers.removeAll()
+        #expect(onlyMarkers.isEmpty && onlyMarkers.notReadingCount == 0)
+    }
+
+    @Test("a split batch shares out its markers like its samples: together the parts hold every one, in order")
+    func splitNotReadings() throws {
+        let cargo = SignalDescription(name: "Vehicle.Private.Trailer.CargoTemperature", unit: "celsius")
+        var builder = TelemetryBatchBuilder(vehicleID: "truck", profile: "p", signals: [cargo])
+        for second in 0..<2000 {
+            let time = startMicros + Int64(second) * 1_000_000
+            if second % 3 == 0 {
+                builder.appendNotReading(signal: 0, timeMicros: time, kind: second % 2 == 0 ? .error : .notAvailable)
+            } else {
+                builder.append(signal: 0, timeMicros: time, raw: Int64(second))
+            }
+        }
+        let parts = try builder.parts(format: .protobuf, maximumBytes: 1024)
+        #expect(parts.count > 1)
+        var markers: [DecodedNotReading] = []
+        for part in parts { markers += try TelemetryPayloadDecoder.decode(part.payload(sequence: 1)).notReadings }
+        let expected = stride(from: 0, to: 2000, by: 3).map { second in
+            DecodedNotReading(
+                signal: cargo.name, unit: "celsius", timeMicros: startMicros + Int64(second) * 1_000_000,
+                kind: second % 2 == 0 ? .error : .notAvailable)
+        }
+        #expect(markers == expected)
+    }
+
     @Test("removeAll empties the builder for the next batch")
     func removeAll() throws {
         let signal = SignalDescription(name: "A", unit: "", factor: 1, offset: 0)

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!axle/telemetry/v1/telemetry.proto\x12\x11\x61xle.telemetry.v1\"\x9b\x02\n\x0eTelemetryBatch\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x12\n\nvehicle_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x0f\n\x07profile\x18\x04 \x01(\t\x12\x1d\n\x15time_base_unix_micros\x18\x05 \x01(\x03\x12\x18\n\x10time_unit_micros\x18\x06 \x01(\r\x12/\n\x06series\x18\x07 \x03(\x0b\x32\x1f.axle.telemetry.v1.SignalSeries\x12(\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x18.axle.telemetry.v1.Event\x12\x12\n\npart_index\x18\t \x01(\r\x12\x12\n\npart_count\x18\n \x01(\r\"\x83\x01\n\x0cSignalSeries\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x0e\n\x06offset\x18\x04 \x01(\x01\x12\x13\n\x0btime_deltas\x18\x05 \x03(\x12\x12\x12\n\nraw_deltas\x18\x06 \x03(\x12\x12\x0e\n\x06values\x18\x07 \x03(\x01\"\x9c\x02\n\x05\x45vent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10time_unix_micros\x18\x02 \x01(\x03\x12\x10\n\x08priority\x18\x03 \x01(\t\x12<\n\nattributes\x18\x04 \x03(\x0b\x32(.axle.telemetry.v1.Event.AttributesEntry\x12\x38\n\x0e\x64ropped_ranges\x18\x05 \x03(\x0b\x32 .axle.telemetry.v1.SequenceRange\x12.\n\x06window\x18\x06 \x01(\x0b\x32\x1e.axle.telemetry.v1.EventWindow\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\rSequenceRange\x12\x14\n\x0crecord_class\x18\x01 \x01(\t\x12\r\n\x05\x66irst\x18\x02 \x01(\x04\x12\x0c\n\x04last\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\"w\n\x0b\x45ventWindow\x12\x1a\n\x12pre_trigger_micros\x18\x01 \x01(\x03\x12\x1b\n\x13post_trigger_micros\x18\x02 \x01(\x03\x12/\n\x06series\x18\x03 \x03(\x0b\x32\x1f.axle.telemetry.v1.SignalSeriesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!axle/telemetry/v1/telemetry.proto\x12\x11\x61xle.telemetry.v1\"\x9b\x02\n\x0eTelemetryBatch\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x12\n\nvehicle_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x0f\n\x07profile\x18\x04 \x01(\t\x12\x1d\n\x15time_base_unix_micros\x18\x05 \x01(\x03\x12\x18\n\x10time_unit_micros\x18\x06 \x01(\r\x12/\n\x06series\x18\x07 \x03(\x0b\x32\x1f.axle.telemetry.v1.SignalSeries\x12(\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x18.axle.telemetry.v1.Event\x12\x12\n\npart_index\x18\t \x01(\r\x12\x12\n\npart_count\x18\n \x01(\r\"\xd9\x01\n\x0cSignalSeries\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x0e\n\x06offset\x18\x04 \x01(\x01\x12\x13\n\x0btime_deltas\x18\x05 \x03(\x12\x12\x12\n\nraw_deltas\x18\x06 \x03(\x12\x12\x0e\n\x06values\x18\x07 \x03(\x01\x12\x1f\n\x17not_reading_time_deltas\x18\x08 \x03(\x12\x12\x33\n\x0cnot_readings\x18\t \x03(\x0e\x32\x1d.axle.telemetry.v1.NotReading\"\x9c\x02\n\x05\x45vent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10time_unix_micros\x18\x02 \x01(\x03\x12\x10\n\x08priority\x18\x03 \x01(\t\x12<\n\nattributes\x18\x04 \x03(\x0b\x32(.axle.telemetry.v1.Event.AttributesEntry\x12\x38\n\x0e\x64ropped_ranges\x18\x05 \x03(\x0b\x32 .axle.telemetry.v1.SequenceRange\x12.\n\x06window\x18\x06 \x01(\x0b\x32\x1e.axle.telemetry.v1.EventWindow\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\rSequenceRange\x12\x14\n\x0crecord_class\x18\x01 \x01(\t\x12\r\n\x05\x66irst\x18\x02 \x01(\x04\x12\x0c\n\x04last\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\"w\n\x0b\x45ventWindow\x12\x1a\n\x12pre_trigger_micros\x18\x01 \x01(\x03\x12\x1b\n\x13post_trigger_micros\x18\x02 \x01(\x03\x12/\n\x06series\x18\x03 \x03(\x0b\x32\x1f.axle.telemetry.v1.SignalSeries*_\n\nNotReading\x12\x1b\n\x17NOT_READING_UNSPECIFIED\x10\x00\x12\x1d\n\x19NOT_READING_NOT_AVAILABLE\x10\x01\x12\x15\n\x11NOT_READING_ERROR\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'axle.telemetry.v1.telemetry_pb2', globals())
@@ -22,16 +22,18 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _EVENT_ATTRIBUTESENTRY._options = None
   _EVENT_ATTRIBUTESENTRY._serialized_options = b'8\001'
+  _NOTREADING._serialized_start=1069
+  _NOTREADING._serialized_end=1164
   _TELEMETRYBATCH._serialized_start=57
   _TELEMETRYBATCH._serialized_end=340
   _SIGNALSERIES._serialized_start=343
-  _SIGNALSERIES._serialized_end=474
-  _EVENT._serialized_start=477
-  _EVENT._serialized_end=761
-  _EVENT_ATTRIBUTESENTRY._serialized_start=712
-  _EVENT_ATTRIBUTESENTRY._serialized_end=761
-  _SEQUENCERANGE._serialized_start=763
-  _SEQUENCERANGE._serialized_end=860
-  _EVENTWINDOW._serialized_start=862
-  _EVENTWINDOW._serialized_end=981
+  _SIGNALSERIES._serialized_end=560
+  _EVENT._serialized_start=563
+  _EVENT._serialized_end=847
+  _EVENT_ATTRIBUTESENTRY._serialized_start=798
+  _EVENT_ATTRIBUTESENTRY._serialized_end=847
+  _SEQUENCERANGE._serialized_start=849
+  _SEQUENCERANGE._serialized_end=946
+  _EVENTWINDOW._serialized_start=948
+  _EVENTWINDOW._serialized_end=1067
 # @@protoc_insertion_point(module_scope)

@@ -99,6 +99,21 @@ def samples(series, batch):
             yield time_us, column[index], None
 
 
+def not_readings(series, batch):
+    """(time_us, "not_available" or "error") where the series would have had a sample but the vehicle's value was
+    not a reading; the times are a running sum of their own, encoded like the samples'."""
+    times = series.not_reading_time_deltas
+    if len(series.not_readings) != len(times):
+        raise PayloadError(f"series {series.name!r} has {len(times)} not_reading_time_deltas "
+                           f"but {len(series.not_readings)} not_readings")
+    offset = 0
+    for index, delta in enumerate(times):
+        offset = wrap_int64(offset + delta)
+        time_us = batch.time_base_unix_micros + offset * batch.time_unit_micros
+        # 0 (never written) and kinds of later schema versions read as "not available": there is no reading either way.
+        yield time_us, "error" if series.not_readings[index] == telemetry.NOT_READING_ERROR else "not_available"
+
+
 def json_number(value):
     if math.isfinite(value):
         return value
@@ -113,6 +128,8 @@ def sample_lines(batch):
             if raw is not None:
                 line["raw"] = raw
             yield line
+        for time_us, status in not_readings(series, batch):
+            yield dict(header, signal=series.name, unit=series.unit, time_us=time_us, status=status)
     for event in batch.events:
         line = dict(header, event=event.name, time_us=event.time_unix_micros, priority=event.priority,
                     attributes=dict(event.attributes))

@@ -36,6 +36,51 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What a value that is not a reading meant.
+nonisolated enum Axle_Telemetry_V1_NotReading: SwiftProtobuf.Enum, Swift.CaseIterable {
+  typealias RawValue = Int
+
+  /// Never written; a reader treats it as NOT_READING_NOT_AVAILABLE.
+  case unspecified // = 0
+
+  /// The sender has no value (J1939's "not available"), or the value lies outside the DBC signal's range.
+  case notAvailable // = 1
+
+  /// The sender reports a fault in place of a value (J1939's "error indicator").
+  case error // = 2
+  case UNRECOGNIZED(Int)
+
+  init() {
+    self = .unspecified
+  }
+
+  init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .notAvailable
+    case 2: self = .error
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .notAvailable: return 1
+    case .error: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  static let allCases: [Axle_Telemetry_V1_NotReading] = [
+    .unspecified,
+    .notAvailable,
+    .error,
+  ]
+
+}
+
 /// One batch of samples and events from one vehicle: the payload of one MQTT message.
 nonisolated struct Axle_Telemetry_V1_TelemetryBatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -113,6 +158,16 @@ nonisolated struct Axle_Telemetry_V1_SignalSeries: Sendable {
 
   /// Physical values of a signal that has no exact integer representation. NaN and infinities are allowed.
   var values: [Double] = []
+
+  /// Where the series would have had a sample but the vehicle's newest value was not a reading: J1939's "not
+  /// available" or "error indicator", or a value outside the DBC signal's range (docs/payload.md, "Values that are
+  /// not readings"). Two columns of the same length: the instants, encoded exactly like time_deltas but as a running
+  /// sum of their own (from the batch's time base), and what each value meant. Both empty while every value was a
+  /// reading. A reader that does not know these fields still reads the samples correctly; it only cannot tell a
+  /// signal that sent "not available" from one that sent nothing.
+  var notReadingTimeDeltas: [Int64] = []
+
+  var notReadings: [Axle_Telemetry_V1_NotReading] = []
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -209,6 +264,10 @@ nonisolated struct Axle_Telemetry_V1_EventWindow: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "axle.telemetry.v1"
 
+nonisolated extension Axle_Telemetry_V1_NotReading: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NOT_READING_UNSPECIFIED\0\u{1}NOT_READING_NOT_AVAILABLE\0\u{1}NOT_READING_ERROR\0")
+}
+
 nonisolated extension Axle_Telemetry_V1_TelemetryBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".TelemetryBatch"
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{3}vehicle_id\0\u{1}sequence\0\u{1}profile\0\u{3}time_base_unix_micros\0\u{3}time_unit_micros\0\u{1}series\0\u{1}events\0\u{3}part_index\0\u{3}part_count\0")
@@ -286,7 +345,7 @@ nonisolated extension Axle_Telemetry_V1_TelemetryBatch: SwiftProtobuf.Message, S
 
 nonisolated extension Axle_Telemetry_V1_SignalSeries: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".SignalSeries"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}factor\0\u{1}offset\0\u{3}time_deltas\0\u{3}raw_deltas\0\u{1}values\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}factor\0\u{1}offset\0\u{3}time_deltas\0\u{3}raw_deltas\0\u{1}values\0\u{3}not_reading_time_deltas\0\u{3}not_readings\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -301,6 +360,8 @@ nonisolated extension Axle_Telemetry_V1_SignalSeries: SwiftProtobuf.Message, Swi
       case 5: try { try decoder.decodeRepeatedSInt64Field(value: &self.timeDeltas) }()
       case 6: try { try decoder.decodeRepeatedSInt64Field(value: &self.rawDeltas) }()
       case 7: try { try decoder.decodeRepeatedDoubleField(value: &self.values) }()
+      case 8: try { try decoder.decodeRepeatedSInt64Field(value: &self.notReadingTimeDeltas) }()
+      case 9: try { try decoder.decodeRepeatedEnumField(value: &self.notReadings) }()
       default: break
       }
     }
@@ -328,6 +389,12 @@ nonisolated extension Axle_Telemetry_V1_SignalSeries: SwiftProtobuf.Message, Swi
     if !self.values.isEmpty {
       try visitor.visitPackedDoubleField(value: self.values, fieldNumber: 7)
     }
+    if !self.notReadingTimeDeltas.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.notReadingTimeDeltas, fieldNumber: 8)
+    }
+    if !self.notReadings.isEmpty {
+      try visitor.visitPackedEnumField(value: self.notReadings, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -339,6 +406,8 @@ nonisolated extension Axle_Telemetry_V1_SignalSeries: SwiftProtobuf.Message, Swi
     if lhs.timeDeltas != rhs.timeDeltas {return false}
     if lhs.rawDeltas != rhs.rawDeltas {return false}
     if lhs.values != rhs.values {return false}
+    if lhs.notReadingTimeDeltas != rhs.notReadingTimeDeltas {return false}
+    if lhs.notReadings != rhs.notReadings {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
