@@ -100,7 +100,8 @@ public struct OutputBuffer: ~Copyable {
     public init(fileDescriptor: Int32 = 1, capacity: Int = 1 << 16) {
         self.fileDescriptor = fileDescriptor
         self.capacity = max(capacity, 4 * Self.numberRoom)
-        self.storage = .allocate(capacity: self.capacity)
+        // `append(padded:)` may write up to `overrun` bytes past what it appends.
+        self.storage = .allocate(capacity: self.capacity + Self.overrun)
     }
 
     deinit {
@@ -159,15 +160,46 @@ public struct OutputBuffer: ~Copyable {
         count += byteCount
     }
 
+    /// How far past its bytes `append(padded:)` may read and write.
+    public static let overrun = 32
+
+    /// Appends `bytes` by whole 16-byte moves, which may read up to `overrun` bytes past their end: the caller
+    /// keeps that many readable bytes after them (`DecodeTexts` pads its pool). For the pieces of text printed for
+    /// every signal (a quoted name and `: {"raw": `, a label), whose lengths vary from one signal to the next, this
+    /// takes no branch on the length below 33 bytes, where `append(_:)` mispredicts between its short-piece loops.
+    @inlinable
+    public mutating func append(padded bytes: UnsafeRawBufferPointer) {
+        let byteCount = bytes.count
+        guard byteCount <= capacity else { return append(bytes) }
+        guard let source = bytes.baseAddress else { return }
+        // The bytes written past `byteCount` are overwritten by whatever comes next, or never written out.
+        let target = UnsafeMutableRawPointer(room(byteCount))
+        target.storeBytes(of: source.loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
+        (target + 16).storeBytes(of: (source + 16).loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
+        var copied = 32
+        while copied < byteCount {
+            (target + copied).storeBytes(of: (source + copied).loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
+            copied &+= 16
+        }
+        count += byteCount
+    }
+
     @inlinable
     public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         append(UnsafeRawBufferPointer(bytes))
     }
 
     /// A literal such as `", \"raw\": "`: its UTF-8 bytes are in the binary, so nothing is built or counted.
-    @inlinable
+    /// Inlined, the length is a constant and the copy a move or two: the general `append(_:)`, which the compiler
+    /// keeps out of line, cost a call and two branches on the length for every literal of every signal.
+    @inlinable @inline(__always)
     public mutating func append(_ text: StaticString) {
-        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        let byteCount = text.utf8CodeUnitCount
+        guard byteCount <= capacity else {
+            return append(UnsafeRawBufferPointer(start: text.utf8Start, count: byteCount))
+        }
+        room(byteCount).update(from: text.utf8Start, count: byteCount)
+        count += byteCount
     }
 
     public mutating func append(contentsOf text: String) {
@@ -186,35 +218,66 @@ public struct OutputBuffer: ~Copyable {
         count += spaces
     }
 
-    /// `value` in decimal, written with a digit loop: `String(value)` goes through the generic radix conversion and
-    /// allocates, which cost more than decoding the frame.
-    /// (`minimumDigits`, at most 20, pads with leading zeros: a timestamp's fraction.)
+    /// `value` in decimal, two digits at a time from a table of the pairs 00-99: `String(value)` goes through the
+    /// generic radix conversion and allocates, which cost more than decoding the frame, and a digit at a time took
+    /// twice the divisions. (`minimumDigits`, at most 20, pads with leading zeros: a timestamp's fraction.)
     @inlinable
     public mutating func appendDecimal(_ value: UInt64, minimumDigits: Int = 1) {
         let digits = max(Self.decimalDigitCount(value), min(minimumDigits, 20))
         let out = room(digits)
+        let pairs = Self.digitPairs
         var position = digits
         var rest = value
+        while rest >= 100 {
+            let pair = Int(truncatingIfNeeded: rest % 100) &* 2
+            rest /= 100
+            position &-= 2
+            out[position] = pairs[pair]
+            out[position &+ 1] = pairs[pair &+ 1]
+        }
+        if rest >= 10 {
+            let pair = Int(truncatingIfNeeded: rest) &* 2
+            position &-= 2
+            out[position] = pairs[pair]
+            out[position &+ 1] = pairs[pair &+ 1]
+        } else {
+            position &-= 1
+            out[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
+        }
         while position > 0 {
-            position -= 1
-            out[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
+            position &-= 1
+            out[position] = UInt8(ascii: "0")
         }
         count += digits
     }
 
-    /// The number of decimal digits of `value` (1 for 0), by comparisons rather than divisions.
+    /// "00" "01" … "99": the text of every two-digit pair, in the binary's constant data.
+    @inlinable
+    static var digitPairs: UnsafePointer<UInt8> {
+        let pairs: StaticString = """
+            00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+            40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899
+            """
+        return pairs.utf8Start
+    }
+
+    /// The number of decimal digits of `value` (1 for 0), from its bit length and one comparison: the digit count
+    /// of random raw values varies from frame to frame, and a loop of comparisons mispredicts where it stops.
     @inlinable
     static func decimalDigitCount(_ value: UInt64) -> Int {
-        var digits = 1
-        var threshold: UInt64 = 10
-        while value >= threshold {
-            digits += 1
-            if digits == 20 { break }
-            threshold &*= 10
-        }
-        return digits
+        // bits × log10(2) (1233/4096) is the digit count or one more; 10^estimate tells which. Index 0 holds 0,
+        // so that 0 and 1 both count one digit.
+        let bits = UInt64.bitWidth &- (value | 1).leadingZeroBitCount
+        let estimate = (bits &* 1233) >> 12
+        return estimate &+ 1 &- (value < powersOfTen[estimate] ? 1 : 0)
     }
+
+    @usableFromInline static let powersOfTen: [UInt64] = [
+        0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000,
+        100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000,
+        10_000_000_000_000_000, 100_000_000_000_000_000, 1_000_000_000_000_000_000, 10_000_000_000_000_000_000,
+    ]
 
     @inlinable
     public mutating func appendDecimal(_ value: Int64) {

@@ -173,7 +173,7 @@ struct DecodePrinter {
         }
         texts.withPool { pool in
             let message = texts.message(decoderIndex, messageIndex)
-            output.append(pool[message.json])
+            output.append(padded: pool[message.json])
             if let error = result.error {
                 output.append(", \"err\": ")
                 output.appendJSONString(error.description)
@@ -186,13 +186,13 @@ struct DecodePrinter {
                 let signalIndex = Int(decoded.signalIndex)
                 let signal = texts.signal(decoderIndex, signalIndex)
                 if position > 0 { output.append(", ") }
-                output.append(pool[signal.jsonKey])
+                output.append(padded: pool[signal.jsonKey])
                 writeRaw(decoded, signal, to: &output)
                 output.append(", \"value\": ")
                 writeValue(decoded, signal, decoderIndex: decoderIndex, readable: false, to: &output)
                 if signal.labels >= 0, let label = texts.label(decoded, signal) {
                     output.append(", \"label\": ")
-                    output.append(pool[label.json])
+                    output.append(padded: pool[label.json])
                 }
                 // Only values that are not readings carry the key, so valid values print exactly as before.
                 switch decoded.availability {
@@ -353,7 +353,7 @@ struct DecodePrinter {
 /// The text of every message, signal and label of the decoders, prepared as bytes once (see `DecodePrinter`).
 ///
 /// All of it lives in one byte array, `pool`; the tables hold positions in it (`Piece`), so reading them in the
-/// frame loop costs no reference counting.
+/// frame loop costs no reference counting. The pool ends with `OutputBuffer.overrun` spare bytes.
 struct DecodeTexts {
     /// A run of bytes in `pool`.
     struct Piece {
@@ -460,6 +460,8 @@ struct DecodeTexts {
                 signals.append(text)
             }
         }
+        // JSON lines copy pieces by whole 16-byte moves (`OutputBuffer.append(padded:)`), reading past the last.
+        pool += [UInt8](repeating: 0, count: OutputBuffer.overrun)
     }
 
     private mutating func add(_ bytes: [UInt8]) -> Piece {
