@@ -170,30 +170,46 @@ public enum CandumpFormat {
     }
 
     static func parseTimestamp(_ cursor: inout ByteCursor) throws(CandumpSyntaxError) -> CANTimestamp {
+        // Every line starts with 16-20 digits: read straight from the bytes, not through `peekDigit`'s optional,
+        // and with wrapping arithmetic, which the digit limits (18 and 9) keep from overflowing. This loop was
+        // 6% of `axle dbc decode`.
+        let bytes = cursor.bytes
+        let end = cursor.end
+        var offset = cursor.offset
+        let secondsStart = offset
         var seconds: Int64 = 0
-        var digits = 0
-        while let digit = cursor.peekDigit {
-            guard digits < 18 else { throw CandumpSyntaxError(column: cursor.column, reason: "timestamp is too large") }
-            seconds = seconds * 10 + Int64(digit)
-            digits += 1
-            cursor.advance()
+        while offset < end {
+            let digit = bytes[offset] &- 0x30
+            guard digit < 10 else { break }
+            guard offset &- secondsStart < 18 else {
+                cursor.offset = offset
+                throw CandumpSyntaxError(column: cursor.column, reason: "timestamp is too large")
+            }
+            seconds = seconds &* 10 &+ Int64(digit)
+            offset &+= 1
         }
-        guard digits > 0 else { throw CandumpSyntaxError(column: cursor.column, reason: "expected a timestamp in seconds") }
+        cursor.offset = offset
+        guard offset > secondsStart else { throw CandumpSyntaxError(column: cursor.column, reason: "expected a timestamp in seconds") }
         var nanoseconds: UInt32 = 0
         var fractionDigits: UInt8 = 0
         if cursor.take(UInt8(ascii: ".")) {
-            while let digit = cursor.peekDigit {
+            offset = cursor.offset
+            while offset < end {
+                let digit = bytes[offset] &- 0x30
+                guard digit < 10 else { break }
                 guard fractionDigits < 9 else {
+                    cursor.offset = offset
                     throw CandumpSyntaxError(column: cursor.column, reason: "timestamp has more than 9 decimal places")
                 }
-                nanoseconds = nanoseconds * 10 + UInt32(digit)
-                fractionDigits += 1
-                cursor.advance()
+                nanoseconds = nanoseconds &* 10 &+ UInt32(digit)
+                fractionDigits &+= 1
+                offset &+= 1
             }
+            cursor.offset = offset
             guard fractionDigits > 0 else {
                 throw CandumpSyntaxError(column: cursor.column, reason: "expected digits after the decimal point")
             }
-            for _ in fractionDigits..<9 { nanoseconds *= 10 }
+            for _ in fractionDigits..<9 { nanoseconds &*= 10 }
         }
         return CANTimestamp(seconds: seconds, nanoseconds: nanoseconds, fractionDigits: max(fractionDigits, 1))
     }
@@ -329,7 +345,15 @@ public struct InterfaceNameCache {
     public init() {}
 
     mutating func name(for bytes: UnsafeRawBufferPointer) -> String {
-        for entry in names where entry.bytes.elementsEqual(bytes) { return entry.name }
+        // A byte loop over raw buffers rather than `elementsEqual`, whose generic iterators cost more than the rest
+        // of this function for every line.
+        for entry in names where entry.bytes.count == bytes.count {
+            let same = entry.bytes.withUnsafeBytes { known in
+                for index in 0..<bytes.count where known[index] != bytes[index] { return false }
+                return true
+            }
+            if same { return entry.name }
+        }
         let name = String(decoding: bytes, as: UTF8.self)
         if names.count < 16 { names.append((Array(bytes), name)) }
         return name
