@@ -17,7 +17,13 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        "\(subject): \(String(cString: strerror(errno))) (\(call))"
+        "\(subject): \(Self.text(errno: errno)) (\(call))"
+    }
+
+    /// What an errno value means, as the C library says it ("No such file or directory"): the one place that
+    /// turns errno into text, for messages that name the call in their own words.
+    public static func text(errno: Int32) -> String {
+        String(cString: strerror(errno))
     }
 }
 

@@ -1,3 +1,5 @@
+import AxleBase
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,7 +40,7 @@ public struct CANBusError: Error, Sendable, CustomStringConvertible, Equatable {
         case EINVAL where operation == "send":
             return "\(name) cannot carry this frame (a CAN FD frame needs an FD-capable interface with MTU 72)"
         default:
-            return "cannot \(operation) on \(name): \(String(cString: strerror(code)))"
+            return "cannot \(operation) on \(name): \(SystemError.text(errno: code))"
         }
     }
 }

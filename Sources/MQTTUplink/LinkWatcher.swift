@@ -21,7 +21,7 @@ public final class LinkWatcher: Sendable {
         let result = CMosquitto_openRouteMonitor()
         guard result >= 0 else {
             throw MQTTUplinkError(
-                .system, "cannot watch the vehicle's network (netlink route socket): \(String(cString: strerror(-result)))")
+                .system, "cannot watch the vehicle's network (netlink route socket): \(SystemError.text(errno: -result))")
         }
         descriptor = result
         self.onChange = onChange

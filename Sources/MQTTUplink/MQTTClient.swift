@@ -216,7 +216,7 @@ public final class MQTTClient: @unchecked Sendable {
             for (role, path) in [("CA", tls.caFile), ("client certificate", tls.certificateFile), ("client key", tls.keyFile)] {
                 guard let path else { continue }
                 if access(path, R_OK) != 0 {
-                    let why = String(cString: strerror(errno))
+                    let why = SystemError.text(errno: errno)
                     throw MQTTUplinkError(.unreadableFile, "TLS \(role) file \(path): \(why) (check the path and its permissions)")
                 }
             }

@@ -35,7 +35,7 @@ public struct TOMLDocument: Sendable {
         do {
             bytes = try FileInput.readAll(path: path)
         } catch {
-            throw TOMLError(path: path, line: 0, column: 0, message: "cannot read the file: \(String(cString: strerror(error.errno)))")
+            throw TOMLError(path: path, line: 0, column: 0, message: "cannot read the file: \(SystemError.text(errno: error.errno))")
         }
         if String(validating: bytes, as: UTF8.self) == nil {
             let (line, column) = TOMLParser.firstInvalidUTF8(in: bytes)
