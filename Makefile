@@ -37,9 +37,11 @@ fuzz-replay: setup
 
 # Every command example in README.md and docs/*.md, run as written against the debug binaries, a private mosquitto
 # and axled on the simulated demo sedan (scripts/docs/check_examples.py says how, and how to mark a synopsis or a skip).
+# Before it, the generator of docs/performance.md on a fixture of make bench's results (a second, no build).
 docs-test: setup
 	swift build
 	python3 scripts/docs/test_check_examples.py
+	python3 scripts/bench/test_performance_page.py
 	python3 scripts/docs/check_examples.py
 
 # The main job: the agent on the simulated demo sedan against a private mosquitto, a blind spot and its backlog,
@@ -51,6 +53,8 @@ demo: setup
 	swift build -c release --product axle-fleet
 	.venv/bin/python scripts/demo.py --bin .build/release
 
+# Release benchmarks beside cantools and a Python pipeline; writes docs/performance.md and the README's Performance
+# table (about 30 minutes; BENCH_QUICK=1 or BENCH_SKIP=stage,... leave stages out: scripts/bench.sh lists them).
 bench: setup
 	./scripts/bench.sh
 

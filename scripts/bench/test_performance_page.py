@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Tests of performance_page.py on a fixture of make bench's results (no build, no broker, a second or two):
+`make docs-test` runs it.
+
+Tests/Resources/bench/results-fixture.jsonl holds one line of every kind the bench scripts print, in their own
+formats (the cantools lines were captured from cantools_bench.py; the others follow the code that prints them); its
+figures are made up, close to a real run's.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPOSITORY = os.path.abspath(os.path.join(HERE, "..", ".."))
+GENERATOR = os.path.join(HERE, "performance_page.py")
+FIXTURE = os.path.join(REPOSITORY, "Tests", "Resources", "bench", "results-fixture.jsonl")
+
+sys.path.insert(0, HERE)
+import performance_page  # noqa: E402
+
+README = f"# A project\n\nBefore.\n\n{performance_page.README_BEGIN}\nplaceholder\n{performance_page.README_END}\n\nAfter.\n"
+
+
+def fixture_lines() -> list[dict]:
+    with open(FIXTURE) as source:
+        return [json.loads(line) for line in source if line.strip()]
+
+
+class Generated:
+    """The page and the README written from some results, in a temporary directory."""
+
+    def __init__(self, lines: list[dict], readme: str = README):
+        self.directory = tempfile.TemporaryDirectory()
+        folder = self.directory.name
+        self.results = os.path.join(folder, "results.jsonl")
+        with open(self.results, "w") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lines)
+        self.readme_path = os.path.join(folder, "README.md")
+        with open(self.readme_path, "w") as out:
+            out.write(readme)
+        self.page_path = os.path.join(folder, "performance.md")
+        self.run = subprocess.run([sys.executable, GENERATOR, self.results, "--page", self.page_path,
+                                   "--readme", self.readme_path], capture_output=True, text=True, timeout=60)
+
+    def page(self) -> str:
+        with open(self.page_path) as source:
+            return source.read()
+
+    def readme(self) -> str:
+        with open(self.readme_path) as source:
+            return source.read()
+
+    def close(self) -> None:
+        self.directory.cleanup()
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every Markdown table row that is not a header or a rule."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| Figure |") and not line.startswith("| Stage |") \
+                and not line.startswith("| ---"):
+            rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def scaled(value, factor):
+    """Every number of a result line times factor (bools and strings as they are)."""
+    if isinstance(value, bool) or isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return type(value)(value * factor)
+    if isinstance(value, list):
+        return [scaled(v, factor) for v in value]
+    return {k: scaled(v, factor) for k, v in value.items()}
+
+
+class PerformancePageTests(unittest.TestCase):
+    def generate(self, lines: list[dict], readme: str = README) -> Generated:
+        generated = Generated(lines, readme)
+        self.addCleanup(generated.close)
+        return generated
+
+    def test_the_same_results_give_the_same_bytes(self):
+        first, second = self.generate(fixture_lines()), self.generate(fixture_lines())
+        self.assertEqual(first.run.returncode, 0, first.run.stderr)
+        self.assertEqual(second.run.returncode, 0, second.run.stderr)
+        self.assertEqual(first.page(), second.page())
+        self.assertEqual(first.readme(), second.readme())
+
+    def test_every_figure_of_a_full_run_is_on_the_page_with_how_and_against_what(self):
+        page = self.generate(fixture_lines()).page()
+        sections = re.findall(r"^## \d+\. (.+)$", page, re.MULTILINE)
+        self.assertEqual(sections, ["Decoding frames", "Parsing a DBC", "Replaying a log", "The decode command",
+                                    "Outbox and uplink", "The whole agent", "Remote commands",
+                                    "Reconnecting after a broker outage"])
+        for section in page.split("\n## ")[4:]:
+            self.assertIn("\nWhat: ", section)
+            self.assertIn("\nHow: ", section)
+            self.assertIn("\nCompared with: ", section)
+        # A full run measures everything but what the fixture itself marks skipped (link return without root) and
+        # what make bench has no benchmark for yet (reconnect spread).
+        not_measured = [row[0] for row in table_rows(page) if row[1].startswith("not measured")]
+        self.assertEqual(sorted(set(not_measured)), ["link back up → first record delivered",
+                                                     performance_page.RECONNECT_FIGURE])
+        for expected in ("Machine: Intel(R) Xeon(R) CPU @ 2.20GHz, 2 cores, Linux 6.1.0-27-cloud-amd64; ",
+                         "Software: Swift version 6.3 (swift-6.3-RELEASE); cantools 45.1.0 on Python 3.11.2.",
+                         "Date: 2026-12-06 23:00 UTC.", "Stages skipped in this run: none.",
+                         "| 0.92 M | 76,049 (Python pipeline, 1 run) | 12.1× | median of 3 runs, spread 0.91 M–0.93 M |",
+                         "| 6.0 % | 80.7 % (Python pipeline) | 13.5× |", "| 4.67 ms | 10 ms (the target) |",
+                         "| 31.0 ms | - | - | median of 5 runs, spread 28.0 ms–50.0 ms |",
+                         "not measured in this run (skipped: needs root and ip netns)"):
+            self.assertIn(expected, page)
+
+    def test_the_readme_table_is_the_page_summary_and_links_to_the_page(self):
+        generated = self.generate(fixture_lines())
+        page, readme = generated.page(), generated.readme()
+        self.assertTrue(readme.startswith("# A project\n\nBefore.\n\n" + performance_page.README_BEGIN + "\n"))
+        self.assertTrue(readme.endswith(performance_page.README_END + "\n\nAfter.\n"))
+        self.assertNotIn("placeholder", readme)
+        self.assertIn("[docs/performance.md](docs/performance.md)", readme)
+        readme_rows = table_rows(readme)
+        self.assertEqual([row[0] for row in readme_rows], list(performance_page.SUMMARY))
+        page_rows = {row[0]: row for row in table_rows(page)}
+        for row in readme_rows:
+            self.assertEqual(page_rows[row[0]][:4], row, f"README row {row[0]!r} differs from the page")
+            self.assertIn(f"| {row[0]} | {row[1]} | {row[2]} | {row[3]} |", page)
+
+    def test_skipped_stages_are_named_instead_of_breaking_the_page(self):
+        lines = [line for line in fixture_lines()
+                 if performance_page.STAGE_OF.get(line["benchmark"]) not in ("agent", "commands")]
+        lines[0] = {**lines[0], "skipped": "agent,commands"}
+        generated = self.generate(lines)
+        self.assertEqual(generated.run.returncode, 0, generated.run.stderr)
+        page = generated.page()
+        self.assertIn("Stages skipped in this run: agent, commands.", page)
+        rows = {row[0]: row[1] for row in table_rows(page)}
+        for name in (performance_page.AGENT_FIGURE, performance_page.CPU_FIGURE, performance_page.READY_FIGURE):
+            self.assertEqual(rows[name], "not measured in this run (skipped: stage agent, BENCH_SKIP)")
+        self.assertEqual(rows[performance_page.COMMAND_FIGURE],
+                         "not measured in this run (skipped: stage commands, BENCH_SKIP)")
+        self.assertEqual(rows[performance_page.DECODE_FIGURE], "12.48 M")
+
+    def test_a_stage_that_printed_nothing_or_failed_says_so(self):
+        lines = [line for line in fixture_lines() if line["benchmark"] not in ("decode", "command-latency")]
+        for line in lines:
+            if line["benchmark"] == "agent-32k":
+                line["error"] = "axled: exit 1 | no summary line"
+        page = self.generate(lines).page()
+        rows = {row[0]: row[1] for row in table_rows(page)}
+        self.assertEqual(rows[performance_page.DECODE_FIGURE],
+                         "not measured in this run (no result from stage decode: it failed or was interrupted)")
+        self.assertEqual(rows[performance_page.CPU_FIGURE],
+                         "not measured in this run (failed: axled: exit 1 \\| no summary line)")
+
+    def test_between_two_runs_only_the_machine_and_date_lines_and_the_figures_change(self):
+        lines = fixture_lines()
+        other = [scaled(line, 1.37) for line in lines]
+        other[0] = {**lines[0], "cpu_model": "AMD EPYC 7B13", "cores": 4, "kernel": "6.12.0", "date": "2027-01-02 10:00 UTC",
+                    "load_average": "1.20"}
+        first, second = self.generate(lines), self.generate(other)
+        for a, b in ((first.page(), second.page()), (first.readme(), second.readme())):
+            self.assertNotEqual(a, b)
+            a_lines, b_lines = a.splitlines(), b.splitlines()
+            self.assertEqual(len(a_lines), len(b_lines))
+            for line_a, line_b in zip(a_lines, b_lines):
+                if line_a == line_b or line_a.startswith(("Machine: ", "Software: ", "Date: ",
+                                                          "Measured by `make bench` on ")):
+                    continue
+                self.assertTrue(line_a.startswith("| "), f"a line that is not a figure changed: {line_a!r}")
+                self.assertEqual(table_rows(line_a)[0][0], table_rows(line_b)[0][0], "a figure's name changed")
+
+    def test_a_readme_without_the_markers_is_an_error_that_says_what_to_add(self):
+        generated = self.generate(fixture_lines(), readme="# A project\n")
+        self.assertEqual(generated.run.returncode, 1)
+        self.assertIn("has no '<!-- performance-table:begin", generated.run.stderr)
+        self.assertEqual(generated.readme(), "# A project\n")
+
+    def test_the_repository_readme_has_the_markers_make_bench_writes_between(self):
+        with open(os.path.join(REPOSITORY, "README.md")) as source:
+            text = source.read()
+        begin, end = text.find(performance_page.README_BEGIN), text.find(performance_page.README_END)
+        self.assertGreaterEqual(begin, 0)
+        self.assertGreater(end, begin)
+
+
+if __name__ == "__main__":
+    unittest.main()
