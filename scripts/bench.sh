@@ -3,12 +3,41 @@
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
 # (scripts/bench/commands.sh). Figures are reported, never asserted: the exit status is non-zero only when a step
-# failed (a build error, a crash), never because a target was missed.
+# failed (a build error, a crash), never because a target was missed. At the end, scripts/bench/report.py prints the
+# figures against their targets, and scripts/bench/performance_page.py writes docs/performance.md and the README's
+# Performance table from the same results (Benchmarks/.build/results.jsonl). About 30 minutes on two cores.
 #
-# Environment: BENCH_SECONDS (default 3) is how long each decode benchmark runs; BENCH_CPU (default 1) is the core
-# everything is pinned to with taskset, when there is more than one.
+# Environment:
+#   BENCH_SKIP      stages to leave out, comma-separated; their figures read "not measured in this run":
+#                     decode      axle-bench decode, parse and replay beside cantools (about 2 min)
+#                     uplink      outbox append, drain, and link return (the link-return figure needs root and
+#                                 `ip netns`; without them uplink.sh reports it skipped)
+#                     decode-cli  `axle dbc decode` as a whole process beside cantools + json.dumps (about 1 min)
+#                     agent       the whole axled beside the Python pipeline, start-up, shutdown (about 15 min)
+#                     commands    1,000 signed commands one at a time (about 7 min)
+#   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands: the long stages (the rest takes about 5 minutes)
+#   BENCH_SECONDS   (default 3) how long each decode benchmark runs
+#   BENCH_CPU       (default 1) the core everything is pinned to with taskset, when there is more than one
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+stages=(decode uplink decode-cli agent commands)
+skip_names=${BENCH_SKIP:-}
+skip=",$skip_names,"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,"; fi
+for stage in ${skip_names//,/ }; do
+  case " ${stages[*]} " in
+    *" $stage "*) ;;
+    *) echo "bench: BENCH_SKIP names '$stage', which is not a stage: use any of ${stages[*]} (comma-separated)" >&2
+       exit 2 ;;
+  esac
+done
+skipped() { [[ "$skip" == *",$1,"* ]]; }
+skipped_list=""
+for stage in "${stages[@]}"; do
+  if skipped "$stage"; then skipped_list="$skipped_list${skipped_list:+,}$stage"; fi
+done
+[ -z "$skipped_list" ] || echo "bench: skipping $skipped_list" >&2
 
 scripts/setup.sh
 
@@ -52,6 +81,7 @@ make_log "$toyota" "$inputs/toyota_nodsu_pt_generated.replay.log" 1000000 2
   read -r load1 _ < /proc/loadavg
   printf '{"benchmark":"machine","cpu_model":"%s","cores":%s,"load_average":"%s","pinning":"%s",' \
     "$cpu_model" "$(nproc)" "$load1" "${pin[*]:-none}"
+  printf '"kernel":"%s","date":"%s","skipped":"%s",' "$(uname -r)" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$skipped_list"
   printf '"swift":"%s","cantools":"%s","python":"%s"}\n' \
     "$(swift --version 2>/dev/null | head -1 | sed 's/"//g')" \
     "$("$python" -c 'import cantools; print(cantools.__version__)')" \
@@ -63,47 +93,63 @@ run() {  # a benchmark command; its JSON line goes into the results, and is echo
   "${pin[@]}" "$@" | tee -a "$results"
 }
 
-for dbc in "$toyota" "$opendbc/vw_mqb.dbc"; do
-  frames=$inputs/$(basename "$dbc" .dbc).frames.log
-  run "$axle_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
-  run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
-  run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds" --no-choices
-done
+if ! skipped decode; then
+  for dbc in "$toyota" "$opendbc/vw_mqb.dbc"; do
+    frames=$inputs/$(basename "$dbc" .dbc).frames.log
+    run "$axle_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
+    run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds"
+    run "$python" "$cantools_bench" decode --dbc "$dbc" --frames "$frames" --seconds "$seconds" --no-choices
+  done
 
-run "$axle_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 20
-run "$python" "$cantools_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 2
+  run "$axle_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 20
+  run "$python" "$cantools_bench" parse --dbc "$opendbc/ford_lincoln_base_pt.dbc" --repeat 2
 
-run "$axle_bench" replay --dbc "$toyota" --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 5
+  run "$axle_bench" replay --dbc "$toyota" --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 5
+fi
 
 # Issue 4: an hour of the demo profile into an outbox (append rate, wire bytes per sample), then drained by the
 # release axled to a private mosquitto, then the link-return latency in a network namespace.
-echo "bench: building the release axled" >&2
-swift build -c release --product axled
-run "$axle_bench" outbox --dbc Firmware-Profiles/demo-sedan/demo_sedan.dbc --hours 1 --data-dir "$scratch/outbox-hour"
-echo "bench: scripts/bench/uplink.sh" >&2
-scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$results"
+if ! skipped uplink; then
+  echo "bench: building the release axled" >&2
+  swift build -c release --product axled
+  run "$axle_bench" outbox --dbc Firmware-Profiles/demo-sedan/demo_sedan.dbc --hours 1 --data-dir "$scratch/outbox-hour"
+  echo "bench: scripts/bench/uplink.sh" >&2
+  scripts/bench/uplink.sh .build/release/axled "$scratch/outbox-hour" | tee -a "$results"
+fi
 
 # Issue "The agent" §8: the whole release axled replaying a demo-sedan log flat out and at 32,000 frames/s, beside
 # the Python pipeline (python-can + cantools + paho-mqtt) doing the same job. The release axle simulates the log.
 # The axled measured is the one `make install` ships: the Swift runtime linked in statically (--static-swift-stdlib),
 # which also leaves out the shared Foundation and ICU libraries that SwiftProtobuf would otherwise load.
-echo "bench: building the release axle (its simulator writes the agent benchmark's log) and the static release axled" >&2
-swift build -c release --product axle
-swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
+if ! skipped decode-cli || ! skipped agent; then
+  echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
+  swift build -c release --product axle
+fi
+if ! skipped agent || ! skipped commands; then
+  echo "bench: building the static release axled" >&2
+  swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
+fi
 
 # Issue 16: the decode CLI as a whole process (read, decode, write JSON lines) against cantools + json.dumps, on the
 # same million frames of the toyota log.
-run "$python" "$cantools_bench" decode-cli --axle .build/release/axle --dbc "$toyota" \
-  --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 3
-echo "bench: scripts/bench/agent.sh" >&2
-scripts/bench/agent.sh .build-static/release/axled .build/release/axle "$inputs" | tee -a "$results"
+if ! skipped decode-cli; then
+  run "$python" "$cantools_bench" decode-cli --axle .build/release/axle --dbc "$toyota" \
+    --log "$inputs/toyota_nodsu_pt_generated.replay.log" --repeat 3
+fi
+if ! skipped agent; then
+  echo "bench: scripts/bench/agent.sh" >&2
+  scripts/bench/agent.sh .build-static/release/axled .build/release/axle "$inputs" | tee -a "$results"
+fi
 
 # Issue 6: remote-command latency, publish -> first CAN frame sent -> IN_PROGRESS published, over 1,000 signed commands
 # sent one at a time to the static release axled (the one measured above) simulating the demo sedan parked.
-echo "bench: building the release axle-fleet (it signs the commands)" >&2
-swift build -c release --product axle-fleet
-echo "bench: scripts/bench/commands.sh" >&2
-scripts/bench/commands.sh .build-static/release/axled .build/release/axle-fleet | tee -a "$results"
+if ! skipped commands; then
+  echo "bench: building the release axle-fleet (it signs the commands)" >&2
+  swift build -c release --product axle-fleet
+  echo "bench: scripts/bench/commands.sh" >&2
+  scripts/bench/commands.sh .build-static/release/axled .build/release/axle-fleet | tee -a "$results"
+fi
 
 "$python" scripts/bench/report.py "$results"
-echo "bench: raw results in $results" >&2
+python3 scripts/bench/performance_page.py "$results" --page docs/performance.md --readme README.md
+echo "bench: raw results in $results; docs/performance.md and README.md's Performance table written from them" >&2

@@ -12,7 +12,8 @@
 #   agent-ratio        axled against Python: frames/s flat out, CPU per 1,000 frames/s paced, peak RSS.
 #   agent-shutdown     axled live on the simulated vehicle, connected, SIGTERM after AGENT_SHUTDOWN_RUNNING seconds
 #                      of driving: seconds from the signal to the process's exit and its exit status, over
-#                      AGENT_SHUTDOWN_RUNS runs (docs/axled.md promises 2 s; the unit's TimeoutStopSec is 5 s).
+#                      AGENT_SHUTDOWN_RUNS runs (docs/axled.md promises 2 s; the unit's TimeoutStopSec is 5 s); and
+#                      the start-up time each run's "ready in N ms" line states (ready_ms).
 # Every process is measured from outside: wall time from start to exit, and user+sys CPU seconds and peak RSS from
 # wait4(2)'s rusage (all threads of the process, the MQTT library's included). The broker runs on the other core and
 # is not counted. Figures are reported, never asserted: the exit status is non-zero only when a run failed.
@@ -213,11 +214,11 @@ python_run python-agent-32k "$speed" "$paced_log" >> "$results"
 # ---- shutdown: SIGTERM to a live, connected axled; time to exit ----
 cat > "$work/shutdown.py" <<'PY'
 """shutdown.py RUNS RUNNING_SECONDS -- COMMAND...: the seconds from SIGTERM to exit, as one JSON line."""
-import json, os, signal, statistics, subprocess, sys, threading, time
+import json, os, re, signal, statistics, subprocess, sys, threading, time
 
 runs, running = int(sys.argv[1]), float(sys.argv[2])
 command = sys.argv[sys.argv.index("--") + 1:]
-seconds, statuses, errors = [], [], []
+seconds, statuses, errors, ready_ms = [], [], [], []
 for run in range(runs):
     process = subprocess.Popen(command + ["--vehicle-id", f"bench-shutdown-{run}"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
@@ -226,7 +227,9 @@ for run in range(runs):
     def read():
         for line in process.stderr:
             lines.append(line.rstrip("\n"))
-            if "ready in " in line:
+            found = re.search(r"ready in (\d+) ms", line)
+            if found and not ready.is_set():
+                ready_ms.append(int(found.group(1)))  # axled's own count, from its start to READY
                 ready.set()
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -247,7 +250,7 @@ for run in range(runs):
     statuses.append(status)
     reader.join(5)
 result = {"benchmark": "agent-shutdown", "implementation": "axle", "runs": runs, "running_seconds": running,
-          "seconds": seconds, "exit_statuses": statuses}
+          "seconds": seconds, "exit_statuses": statuses, "ready_ms": ready_ms}
 if seconds:
     result.update({"median_seconds": statistics.median(seconds), "max_seconds": max(seconds)})
 if errors or any(status != 0 for status in statuses):

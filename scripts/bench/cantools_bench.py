@@ -280,7 +280,7 @@ def decode_cli(args: argparse.Namespace) -> None:
     emit({
         "benchmark": "decode_cli", "implementation": "axle", "dbc": Path(args.dbc).name, "log": log.name,
         "frames": frames, "repeat": args.repeat, "wall_s": wall, "cpu_s": cpu,
-        "frames_per_s": frames / wall, "output": "jsonl (time, bus, id, flags, message, each signal's raw, value, label)",
+        "wall_s_runs": [run_wall for run_wall, _ in runs], "frames_per_s": frames / wall, "output": "jsonl (time, bus, id, flags, message, each signal's raw, value, label)",
     })
 
     db = load_database(Path(args.dbc))

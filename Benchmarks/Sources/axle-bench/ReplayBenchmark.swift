@@ -51,6 +51,7 @@ struct ReplayBenchmark: ParsableCommand {
         line.add("median_s", .number(median(runs.map { $0.elapsed.busySeconds })))
         line.add("frames_per_s", .number(median(framesPerSecond)))
         line.add("frames_per_s_best", .number(framesPerSecond.max()!))
+        line.add("frames_per_s_worst", .number(framesPerSecond.min()!))
         line.add("frames_per_s_wall", .number(median(framesPerSecondWall)))
         line.add("ns_per_frame", .number(1e9 / median(framesPerSecond)))
         line.add("mb_per_s", .number(Double(bytes) / 1e6 * median(framesPerSecond) / Double(max(sink.frames, 1))))
