@@ -177,7 +177,7 @@ public struct ControlClient: Sendable {
         case let code:
             throw ControlClientError(
                 .connectionFailed, path: path,
-                message: "cannot connect to \(path): \(String(cString: strerror(code))); is the path a control socket?")
+                message: "cannot connect to \(path): \(SystemError.text(errno: code)); is the path a control socket?")
         }
         UnixSocket.setNonBlocking(fd)
         let sent = UnixSocket.send(fd, Array((line + "\n").utf8), until: deadline)
@@ -185,7 +185,7 @@ public struct ControlClient: Sendable {
             if sent == ETIMEDOUT { throw timedOut(timeoutSeconds) }
             throw ControlClientError(
                 .connectionFailed, path: path,
-                message: "cannot send the request to \(path): \(String(cString: strerror(sent)))")
+                message: "cannot send the request to \(path): \(SystemError.text(errno: sent))")
         }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -205,7 +205,7 @@ public struct ControlClient: Sendable {
                 if !received.isEmpty { break }
                 throw ControlClientError(
                     .connectionFailed, path: path,
-                    message: "the connection to \(path) failed: \(String(cString: strerror(errno)))")
+                    message: "the connection to \(path) failed: \(SystemError.text(errno: errno))")
             }
         }
         guard !received.isEmpty else { throw badResponse("the agent closed the connection without answering") }

@@ -117,7 +117,7 @@ public final class ControlServer: Sendable {
                 let code = errno
                 throw ControlServerError(
                     path: path,
-                    message: "cannot create the socket file: \(String(cString: strerror(code))) (bind); its directory "
+                    message: "cannot create the socket file: \(SystemError.text(errno: code)) (bind); its directory "
                         + "must exist and be writable by axled (systemd: RuntimeDirectory=axle)")
             }
             // Mode and group are set before listen(): until then every connect is refused, so no client can slip in
@@ -126,30 +126,30 @@ public final class ControlServer: Sendable {
             guard chmod(path, 0o660) == 0 else {
                 let code = errno
                 unlink(path)
-                throw ControlServerError(path: path, message: "cannot set mode 0660: \(String(cString: strerror(code))) (chmod)")
+                throw ControlServerError(path: path, message: "cannot set mode 0660: \(SystemError.text(errno: code)) (chmod)")
             }
             if let group { startup = applyGroup(group) }
             guard listen(listener, 16) == 0 else {
                 let code = errno
                 unlink(path)
-                throw ControlServerError(path: path, message: "cannot listen: \(String(cString: strerror(code))) (listen)")
+                throw ControlServerError(path: path, message: "cannot listen: \(SystemError.text(errno: code)) (listen)")
             }
             var status = stat()
             guard stat(path, &status) == 0 else {
                 let code = errno
-                throw ControlServerError(path: path, message: "the socket file vanished: \(String(cString: strerror(code)))")
+                throw ControlServerError(path: path, message: "the socket file vanished: \(SystemError.text(errno: code))")
             }
             var wake: [Int32] = [-1, -1]
             var done: [Int32] = [-1, -1]
             guard UnixSocket.makePipe(&wake, nonBlockingRead: true) else {
                 unlink(path)
-                throw ControlServerError(path: path, message: "cannot create a pipe: \(String(cString: strerror(errno)))")
+                throw ControlServerError(path: path, message: "cannot create a pipe: \(SystemError.text(errno: errno))")
             }
             guard UnixSocket.makePipe(&done, nonBlockingRead: false) else {
                 close(wake[0])
                 close(wake[1])
                 unlink(path)
-                throw ControlServerError(path: path, message: "cannot create a pipe: \(String(cString: strerror(errno)))")
+                throw ControlServerError(path: path, message: "cannot create a pipe: \(SystemError.text(errno: errno))")
             }
             closeListener = false
             let loop = ServeLoop(
@@ -191,7 +191,7 @@ public final class ControlServer: Sendable {
         var status = stat()
         guard lstat(path, &status) == 0 else {
             if errno == ENOENT { return }
-            throw ControlServerError(path: path, message: "cannot check the path: \(String(cString: strerror(errno))) (lstat)")
+            throw ControlServerError(path: path, message: "cannot check the path: \(SystemError.text(errno: errno)) (lstat)")
         }
         guard status.st_mode & S_IFMT == S_IFSOCK else {
             throw ControlServerError(
@@ -210,7 +210,7 @@ public final class ControlServer: Sendable {
         }
         guard unlink(path) == 0 || errno == ENOENT else {
             throw ControlServerError(
-                path: path, message: "cannot remove the stale socket file: \(String(cString: strerror(errno))) (unlink)")
+                path: path, message: "cannot remove the stale socket file: \(SystemError.text(errno: errno)) (unlink)")
         }
     }
 
@@ -228,7 +228,7 @@ public final class ControlServer: Sendable {
             return Startup(
                 groupID: nil,
                 groupProblem: "cannot give the control socket to group '\(group)': "
-                    + "\(String(cString: strerror(errno))) (chown); run axled as root or as a member of '\(group)'")
+                    + "\(SystemError.text(errno: errno)) (chown); run axled as root or as a member of '\(group)'")
         }
         return Startup(groupID: UInt32(gid), groupProblem: nil)
     }

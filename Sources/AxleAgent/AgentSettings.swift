@@ -265,7 +265,7 @@ public struct AgentSettings: Sendable {
         for (key, file) in [("ca-file", caFile), ("cert-file", certFile), ("key-file", keyFile)] {
             // Checked here so that the message names the setting; the MQTT client would only name the file.
             if let file, access(file, R_OK) != 0 {
-                problems.append(problem(key, "cannot be read: \(String(cString: strerror(errno))) (check the path and its permissions)"))
+                problems.append(problem(key, "cannot be read: \(SystemError.text(errno: errno)) (check the path and its permissions)"))
             } else if let file, key == "key-file" {
                 // The vehicle's TLS identity: a key others can read is refused as ssh refuses one.
                 do {

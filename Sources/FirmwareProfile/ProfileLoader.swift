@@ -173,7 +173,7 @@ private struct ProfileBuilder {
                 database = try DBCParser.parse(contentsOf: dbcPath)
             } catch let error as SystemError {
                 reader.error(
-                    "cannot read the DBC file \(dbcPath) of bus '\(entry.key)': \(String(cString: strerror(error.errno))); 'dbc' is relative to the profile folder",
+                    "cannot read the DBC file \(dbcPath) of bus '\(entry.key)': \(SystemError.text(errno: error.errno)); 'dbc' is relative to the profile folder",
                     line: reader.line(of: "dbc"))
                 unusableBuses.insert(entry.key)
                 continue

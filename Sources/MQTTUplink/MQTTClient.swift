@@ -655,7 +655,7 @@ public final class MQTTClient: @unchecked Sendable {
             // With TLS 1.3 the broker checks the client certificate after the client has finished its handshake,
             // and OpenSSL often reports only a closed connection ("Protocol error") without the broker's alert.
             return "TLS with \(address) ended before the broker accepted the connection "
-                + "(\(errno != 0 ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code)))): the broker "
+                + "(\(errno != 0 ? SystemError.text(errno: errno) : String(cString: mosquitto_strerror(code)))): the broker "
                 + "probably refused this vehicle's client certificate (missing, expired, or not signed by a CA it "
                 + "trusts; check tls.certificateFile and tls.keyFile, and the broker's log)"
         }
@@ -666,7 +666,7 @@ public final class MQTTClient: @unchecked Sendable {
         let what: String
         switch mosq_err_t(rawValue: code) {
         case MOSQ_ERR_ERRNO:
-            let system = String(cString: strerror(errno))
+            let system = SystemError.text(errno: errno)
             switch errno {
             case ECONNREFUSED:
                 what = "connection refused by \(address) (is the broker running and listening on that port?)"

@@ -13,7 +13,7 @@ final class Wakeup: Sendable {
     init(purpose: String) throws(MQTTUplinkError) {
         var descriptors: [Int32] = [-1, -1]
         guard pipe(&descriptors) == 0 else {
-            throw MQTTUplinkError(.system, "cannot create the wake-up pipe of the \(purpose): \(String(cString: strerror(errno)))")
+            throw MQTTUplinkError(.system, "cannot create the wake-up pipe of the \(purpose): \(SystemError.text(errno: errno))")
         }
         for descriptor in descriptors {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
