@@ -2,10 +2,11 @@
 # `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
-# (scripts/bench/commands.sh). Figures are reported, never asserted: the exit status is non-zero only when a step
-# failed (a build error, a crash), never because a target was missed. At the end, scripts/bench/report.py prints the
-# figures against their targets, and scripts/bench/performance_page.py writes docs/performance.md and the README's
-# Performance table from the same results (Benchmarks/.build/results.jsonl). About 30 minutes on two cores.
+# (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py).
+# Figures are reported, never asserted: the exit status is non-zero only when a step failed (a build error, a crash),
+# never because a target was missed. At the end, scripts/bench/report.py prints the figures against their targets,
+# and scripts/bench/performance_page.py writes docs/performance.md and the README's Performance table from the same
+# results (Benchmarks/.build/results.jsonl). About 30 minutes on two cores.
 #
 # Environment:
 #   BENCH_SKIP      stages to leave out, comma-separated; their figures read "not measured in this run":
@@ -15,16 +16,18 @@
 #                     decode-cli  `axle dbc decode` as a whole process beside cantools + json.dumps (about 1 min)
 #                     agent       the whole axled beside the Python pipeline, start-up, shutdown (about 15 min)
 #                     commands    1,000 signed commands one at a time (about 7 min)
-#   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands: the long stages (the rest takes about 5 minutes)
+#                     reconnect   100 agents coming back after a 30 s broker outage (about 1 min)
+#   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect: the long stages and those that need the static
+#                   axled build (the rest takes about 5 minutes)
 #   BENCH_SECONDS   (default 3) how long each decode benchmark runs
 #   BENCH_CPU       (default 1) the core everything is pinned to with taskset, when there is more than one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stages=(decode uplink decode-cli agent commands)
+stages=(decode uplink decode-cli agent commands reconnect)
 skip_names=${BENCH_SKIP:-}
 skip=",$skip_names,"
-if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,"; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,reconnect,"; fi
 for stage in ${skip_names//,/ }; do
   case " ${stages[*]} " in
     *" $stage "*) ;;
@@ -125,7 +128,7 @@ if ! skipped decode-cli || ! skipped agent; then
   echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
   swift build -c release --product axle
 fi
-if ! skipped agent || ! skipped commands; then
+if ! skipped agent || ! skipped commands || ! skipped reconnect; then
   echo "bench: building the static release axled" >&2
   swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
 fi
@@ -148,6 +151,13 @@ if ! skipped commands; then
   swift build -c release --product axle-fleet
   echo "bench: scripts/bench/commands.sh" >&2
   scripts/bench/commands.sh .build-static/release/axled .build/release/axle-fleet | tee -a "$results"
+fi
+
+# Issue 18: a fleet of 100 static release axled coming back after a 30 s broker outage, spread by full jitter.
+if ! skipped reconnect; then
+  echo "bench: scripts/bench/reconnect.py" >&2
+  python3 scripts/bench/reconnect.py .build-static/release/axled --agents 100 --outage 30 --cpu "${BENCH_CPU:-1}" \
+    | tee -a "$results"
 fi
 
 "$python" scripts/bench/report.py "$results"

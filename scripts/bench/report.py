@@ -4,7 +4,7 @@
 Usage: python3 scripts/bench/report.py RESULTS.jsonl
 
 RESULTS.jsonl holds one JSON object per line, from `axle-bench`, `cantools_bench.py`, scripts/bench/uplink.sh,
-scripts/bench/agent.sh and scripts/bench/commands.sh, plus one {"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
+scripts/bench/agent.sh, scripts/bench/commands.sh and scripts/bench/reconnect.py, plus one {"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
 when it could read the results.
 """
 
@@ -311,6 +311,18 @@ def main() -> None:
                         "no IN_PROGRESS" if p99 is None else
                         f"{p99:.2f} ms ({commands['succeeded']:,} of {commands['commands']:,} SUCCEEDED)",
                         "yes" if p99 is not None and p99 <= 10 and all_succeeded else "NO"])
+
+    # A fleet after a broker outage (issue 18)
+    reconnect = next((r for r in results if r.get("benchmark") == "reconnect"), None)
+    if reconnect:
+        print()
+        if reconnect.get("reconnected"):
+            print(f"Reconnect: {reconnect['agents']} axled, broker down {reconnect['outage_seconds']:g} s; after its restart "
+                  f"{reconnect['reconnected']} reconnected, first {reconnect['first_seconds']:.2f} s, median "
+                  f"{reconnect['median_seconds']:.2f} s, last {reconnect['last_seconds']:.2f} s (spread "
+                  f"{reconnect['spread_seconds']:.1f} s; backoff cap {reconnect['backoff_cap_seconds']} s)")
+        if reconnect.get("error"):
+            print(f"Reconnect: {reconnect['error']}")
 
     print()
     print("Targets (informational: reported, not asserted)")
