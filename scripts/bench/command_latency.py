@@ -37,7 +37,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-REPLY_TOPIC = "bench/replies"
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "INTERRUPTED"}
 
 
@@ -87,6 +86,9 @@ def main() -> int:
     parser.add_argument("--note", action="append", default=[], metavar="KEY=VALUE",
                         help="recorded as is in the JSON line (how the run was set up)")
     args = parser.parse_args()
+    # The agent answers only within its own …/cmd/res subtree (docs/mqtt.md, "Answers never leave …/cmd/res"); a Response
+    # Topic elsewhere would send the answers to …/cmd/res itself.
+    reply_topic = f"{args.prefix}/{args.vehicle}/cmd/res/bench"
 
     lock = threading.Condition()
     arrivals: dict[str, dict[str, float]] = {}    # command id → status → perf_counter() at arrival
@@ -95,7 +97,7 @@ def main() -> int:
 
     def on_connect(client, userdata, flags, reason, properties):
         if not reason.is_failure:
-            client.subscribe(REPLY_TOPIC, qos=1)
+            client.subscribe(reply_topic, qos=1)
 
     def on_subscribe(client, userdata, mid, reasons, properties):
         connected.set()
@@ -155,7 +157,7 @@ def main() -> int:
         started = time.monotonic()
         for command_id, name, payload in batch:
             properties = Properties(PacketTypes.PUBLISH)
-            properties.ResponseTopic = REPLY_TOPIC
+            properties.ResponseTopic = reply_topic
             properties.CorrelationData = command_id.encode()
             t0 = time.perf_counter()
             client.publish(topic, payload, qos=1, properties=properties)
