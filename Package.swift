@@ -153,7 +153,7 @@ let package = Package(
             name: "AxleAgentTests",
             dependencies: [
                 "AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "CANFrames", "DBC", "AgentControl", "AxleTestSupport",
-                "RemoteCommands",
+                "RemoteCommands", "AgentCore",
             ]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AgentCore
 import AgentControl
 import AxleBase
 import CANBus

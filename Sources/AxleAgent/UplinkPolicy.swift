@@ -21,7 +21,8 @@ public struct ClassPolicy: Sendable, Equatable {
     }
 }
 
-/// The uplink's policy for every class, plus the switches that apply to all of them.
+/// The uplink's policy for every class, plus the switches that apply to all of them. The drainer takes its part as
+/// `DrainSettings` (AgentCore); which classes metered mode lets through is `RecordClass.sendable(metered:)`.
 public struct UplinkPolicy: Sendable, Equatable {
     public var classes: [PriorityClass: ClassPolicy]
     /// Metered mode (a roaming SIM, a costly plan): only critical and alert records are sent until it is switched off;
@@ -65,10 +66,5 @@ public struct UplinkPolicy: Sendable, Equatable {
     /// The largest payload actually allowed.
     public var effectiveMaximumPayloadBytes: Int {
         awsIoTCompatible ? min(maximumPayloadBytes, 128 * 1024) : maximumPayloadBytes
-    }
-
-    /// Classes that may be sent: in metered mode only critical and alert.
-    public static func sendableClasses(metered: Bool) -> Set<PriorityClass> {
-        metered ? [.critical, .alert] : Set(PriorityClass.allCases)
     }
 }
