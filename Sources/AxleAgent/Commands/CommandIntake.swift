@@ -141,9 +141,6 @@ final class CommandIntake: Sendable {
         waiting.takeAll().filter(claim)
     }
 
-    /// Verified commands refused because the queue was full (each answered `busy`), since the start.
-    var refusedBusy: Int { waiting.dropped }
-
     private func claim(_ accepted: AcceptedCommand) -> Bool {
         let request = accepted.command.request
         let reply = accepted.reply
