@@ -352,6 +352,7 @@ def agent_section(results: Results) -> Section:
         figures.append(figure)
     else:
         figures.append(missing(results, name, "agent-max"))
+        figures.append(missing(results, MEMORY_FIGURE, "agent-max"))
     name = CPU_FIGURE
     if usable(paced):
         figure = Figure(name, f"{paced['steady_cpu_percent']:.1f} %",

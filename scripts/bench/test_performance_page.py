@@ -140,7 +140,8 @@ class PerformancePageTests(unittest.TestCase):
         page = generated.page()
         self.assertIn("Stages skipped in this run: agent, commands, reconnect.", page)
         rows = {row[0]: row[1] for row in table_rows(page)}
-        for name in (performance_page.AGENT_FIGURE, performance_page.CPU_FIGURE, performance_page.READY_FIGURE):
+        for name in (performance_page.AGENT_FIGURE, performance_page.CPU_FIGURE, performance_page.MEMORY_FIGURE,
+                     performance_page.READY_FIGURE):
             self.assertEqual(rows[name], "not measured in this run (skipped: stage agent, BENCH_SKIP)")
         self.assertEqual(rows[performance_page.COMMAND_FIGURE],
                          "not measured in this run (skipped: stage commands, BENCH_SKIP)")
