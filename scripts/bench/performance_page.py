@@ -416,6 +416,10 @@ def commands_section(results: Results) -> Section:
         if commands.get("peak_rss_mb") is not None:
             figures.append(Figure("agent's peak resident memory after the run", f"{commands['peak_rss_mb']:.1f} MB",
                                   runs="1 run"))
+    elif usable(commands):
+        statuses = ", ".join(f"{count:,} {status}" for status, count in sorted(commands["statuses"].items()))
+        figures.append(Figure(COMMAND_FIGURE, f"not measured in this run (no IN_PROGRESS came back from "
+                                              f"{commands['commands']:,} commands: {statuses})"))
     else:
         figures.append(missing(results, COMMAND_FIGURE, "command-latency"))
     return Section(

@@ -149,6 +149,18 @@ class PerformancePageTests(unittest.TestCase):
                          "not measured in this run (skipped: stage reconnect, BENCH_SKIP)")
         self.assertEqual(rows[performance_page.DECODE_FIGURE], "12.48 M")
 
+    def test_commands_without_a_status_say_what_came_back(self):
+        lines = fixture_lines()
+        for line in lines:
+            if line["benchmark"] == "command-latency":
+                line.update(statuses={"NO_FINAL_STATUS": 10}, succeeded=0, commands=10)
+                for key in ("publish_to_accepted", "publish_to_in_progress", "publish_to_final"):
+                    line[key] = {"count": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None,
+                                 "min_ms": None}
+        rows = {row[0]: row[1] for row in table_rows(self.generate(lines).page())}
+        self.assertEqual(rows[performance_page.COMMAND_FIGURE],
+                         "not measured in this run (no IN_PROGRESS came back from 10 commands: 10 NO_FINAL_STATUS)")
+
     def test_a_stage_that_printed_nothing_or_failed_says_so(self):
         lines = [line for line in fixture_lines() if line["benchmark"] not in ("decode", "command-latency")]
         for line in lines:
