@@ -479,11 +479,18 @@ struct EngineCore {
         let slot = onChangeSlots[index]
         guard slot.enabled, slot.lastNotReading != availability else { return }
         emitNotReading(series: slot.series, time: time, availability: availability)
-        onChangeSlots[index].hasSent = true
         onChangeSlots[index].lastNotReading = availability
+        sent(slot: index, at: time)
+    }
+
+    /// Records that an on-change slot sent something at `time`, and schedules its heartbeat from then.
+    @inline(__always)
+    private mutating func sent(slot index: Int, at time: Int64) {
+        onChangeSlots[index].hasSent = true
         onChangeSlots[index].lastTime = time
-        if slot.heartbeatMicros > 0 {
-            let due = time &+ slot.heartbeatMicros
+        let heartbeat = onChangeSlots[index].heartbeatMicros
+        if heartbeat > 0 {
+            let due = time &+ heartbeat
             onChangeSlots[index].heartbeatDue = due
             if due < nextDeadline { nextDeadline = due }
         }
@@ -500,15 +507,9 @@ struct EngineCore {
         let overdue = slot.heartbeatMicros > 0 && time &- slot.lastTime >= slot.heartbeatMicros
         guard !slot.hasSent || moved || overdue else { return }
         emit(series: slot.series, time: time, value: value)
-        onChangeSlots[index].hasSent = true
         onChangeSlots[index].lastNotReading = .valid
         onChangeSlots[index].lastValue = value
-        onChangeSlots[index].lastTime = time
-        if slot.heartbeatMicros > 0 {
-            let due = time &+ slot.heartbeatMicros
-            onChangeSlots[index].heartbeatDue = due
-            if due < nextDeadline { nextDeadline = due }
-        }
+        sent(slot: index, at: time)
     }
 
     /// Puts a captured signal's value into its ring and into the windows being filled.

@@ -185,6 +185,14 @@ public enum TelemetryPayloadDecoder {
 struct SeriesClock {
     let base: Int64
     let unit: Int64
+
+    /// The time of a running time offset (in units from the base), or nil when it falls outside Int64 microseconds.
+    @inline(__always)
+    func time(atOffset offset: Int64) -> Int64? {
+        let (scaled, overflowed) = offset.multipliedReportingOverflow(by: unit)
+        let (time, overflowedAgain) = base.addingReportingOverflow(scaled)
+        return overflowed || overflowedAgain ? nil : time
+    }
 }
 
 enum SeriesDecoding {
@@ -204,9 +212,7 @@ enum SeriesDecoding {
         var timeOffset: Int64 = 0
         for index in 0..<count {
             timeOffset = timeOffset &+ series.notReadingTimeDeltas[index]
-            let (scaled, overflowed) = timeOffset.multipliedReportingOverflow(by: clock.unit)
-            let (time, overflowedAgain) = clock.base.addingReportingOverflow(scaled)
-            guard !overflowed, !overflowedAgain else {
+            guard let time = clock.time(atOffset: timeOffset) else {
                 throw TelemetryPayloadError(
                     .malformed, "\(context()): marker \(index)'s time is outside the range of Int64 microseconds")
             }
@@ -237,9 +243,7 @@ enum SeriesDecoding {
         var raw: Int64 = 0
         for index in 0..<count {
             timeOffset = timeOffset &+ series.timeDeltas[index]
-            let (scaled, overflowed) = timeOffset.multipliedReportingOverflow(by: clock.unit)
-            let (time, overflowedAgain) = clock.base.addingReportingOverflow(scaled)
-            guard !overflowed, !overflowedAgain else {
+            guard let time = clock.time(atOffset: timeOffset) else {
                 throw TelemetryPayloadError(
                     .malformed, "\(context()): sample \(index)'s time is outside the range of Int64 microseconds")
             }
