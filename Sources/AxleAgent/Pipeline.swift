@@ -170,7 +170,7 @@ final class Pipeline {
                 state.recordProblem(component: "collection", "\(error)")
             }
         }
-        recorder.tick(wallSeconds: wallSeconds)
+        recorder.tick()
         guard wallSeconds - lastPublished >= 0.25 else { return }
         lastPublished = wallSeconds
         for index in latestValues.indices {

@@ -1,3 +1,4 @@
+import AgentCore
 import AxleBase
 import CANFrames
 import DBC
@@ -7,8 +8,8 @@ import TelemetryPayload
 /// Batches telemetry samples on the frames' clock and writes each closed batch to the outbox as one or more
 /// records (several when it is larger than the broker takes).
 ///
-/// Used by one thread, the pipeline's: not `Sendable`. Batches close on the frames' own clock, so a replay at full
-/// speed produces the same records as the drive did; `tick(wallSeconds:)` closes a batch when the bus falls silent.
+/// Used by one thread, the pipeline's: not `Sendable`. When a batch closes (interval on the frames' clock, size, a
+/// silent bus, shutdown) is `TelemetryBatcher`'s decision, in AgentCore; this class builds and stores the batches.
 /// Samples address their series by index into `series` (the collection engine's output series, or every DBC signal).
 public final class TelemetryRecorder {
     /// What the recorder has done, for status and benchmarks.
@@ -23,31 +24,27 @@ public final class TelemetryRecorder {
     private let outbox: OutboxStore
     private let topics: UplinkTopics
     private let policy: UplinkPolicy
-    /// The telemetry class's batching, read for every sample: looked up once.
-    private let batchMicros: Int64
-    private let maximumSamples: Int
+    private let batcher: TelemetryBatcher
     private let format: PayloadFormat
     private let wallClockMillis: @Sendable () -> Int64
     private let onAppended: @Sendable () -> Void
     private let log: @Sendable (String) -> Void
     private var builder: TelemetryBatchBuilder
-    /// Frame time (µs) at which the open batch began.
-    private var batchStartMicros: Int64?
-    /// Monotonic time when the frames' clock last moved (a batch opened or a frame came): the wall-time fallback in
-    /// `tick` counts from here, so it fires only for a bus that fell silent.
-    private var frameClockMovedWall = 0.0
     public private(set) var statistics = Statistics()
 
     public init(
         series: [SignalDescription], outbox: OutboxStore, topics: UplinkTopics, profile: String, policy: UplinkPolicy,
         format: PayloadFormat = .protobufZstd, wallClockMillis: @escaping @Sendable () -> Int64,
-        onAppended: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void = { _ in }
+        clock: any AgentClock = SystemClock(), onAppended: @escaping @Sendable () -> Void = {},
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.outbox = outbox
         self.topics = topics
         self.policy = policy
-        self.batchMicros = Int64(policy.policy(for: .telemetry).batchSeconds * 1e6)
-        self.maximumSamples = policy.policy(for: .telemetry).maximumSamples
+        let telemetry = policy.policy(for: .telemetry)
+        self.batcher = TelemetryBatcher(
+            limits: TelemetryBatchLimits(intervalSeconds: telemetry.batchSeconds, maximumSamples: telemetry.maximumSamples),
+            clock: clock)
         self.format = format
         self.wallClockMillis = wallClockMillis
         self.onAppended = onAppended
@@ -86,46 +83,40 @@ public final class TelemetryRecorder {
     public func appendNotReading(series: Int, timeMicros: Int64, kind: NotReadingKind) {
         open(at: timeMicros)
         builder.appendNotReading(signal: series, timeMicros: timeMicros, kind: kind)
-        if builder.sampleCount + builder.notReadingCount >= maximumSamples { flush() }
+        batcher.endSample(entriesInBatch: builder.sampleCount + builder.notReadingCount, store: self)
     }
 
     /// Closes the open batch once the frames' clock has passed its interval, without waiting for the next sample.
     public func advance(frameMicros: Int64) {
-        frameClockMovedWall = monotonicSeconds()
-        if let start = batchStartMicros, frameMicros - start >= batchMicros { flush() }
+        batcher.advance(frameMicros: frameMicros, store: self)
     }
 
     @inline(__always)
     private func open(at micros: Int64) {
-        if let start = batchStartMicros {
-            if micros - start >= batchMicros { flush() } else { return }
-        }
-        batchStartMicros = micros
-        frameClockMovedWall = monotonicSeconds()
+        batcher.beginSample(atMicros: micros, store: self)
     }
 
     @inline(__always)
     private func countAndCloseIfFull() {
         statistics.samples += 1
-        if builder.sampleCount >= maximumSamples { flush() }
+        batcher.endSample(entriesInBatch: builder.sampleCount, store: self)
     }
 
-    /// Closes the open batch once no frame has come for a batch interval of wall time, so that a bus that falls
-    /// silent still gets its last samples out (the frames' clock, which normally closes batches, has stopped).
-    /// While frames flow, only their clock closes batches, even when it runs behind the wall clock (a source that
-    /// lags under load): each record then still holds one batch interval of the vehicle's time.
-    /// `wallSeconds` is the monotonic clock.
-    public func tick(wallSeconds: Double) {
-        guard batchStartMicros != nil else { return }
-        if wallSeconds - frameClockMovedWall >= Double(batchMicros) / 1e6 { flush() }
+    /// Closes the open batch once no frame has come for a batch interval of monotonic time (a bus fell silent).
+    public func tick() {
+        batcher.tick(store: self)
     }
 
-    /// Writes the open batch to the outbox now (graceful shutdown, end of a replay, batch interval).
+    /// Writes the open batch to the outbox now (graceful shutdown, end of a replay).
     public func flush() {
-        defer {
-            builder.removeAll()
-            batchStartMicros = nil
-        }
+        batcher.flush(self)
+    }
+}
+
+extension TelemetryRecorder: TelemetryBatchStore {
+    /// The batcher's seam: writes the open batch and empties it. Call `flush()`, which also closes it in the batcher.
+    public func storeOpenBatch() {
+        defer { builder.removeAll() }
         guard !builder.isEmpty else { return }
         let samples = builder.sampleCount
         do {
