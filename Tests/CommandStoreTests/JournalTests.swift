@@ -1,3 +1,4 @@
+import AxleTestSupport
 import CommandStore
 import RemoteCommands
 import Synchronization

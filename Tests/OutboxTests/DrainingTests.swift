@@ -1,3 +1,4 @@
+import AxleTestSupport
 import Outbox
 import Testing
 

@@ -7,23 +7,10 @@ import Testing
 import Glibc
 #endif
 
-/// A temporary directory for one test's database files, removed when the test ends.
-final class TestDirectory {
-    let path: String
+/// A test's temporary directory (AxleTestSupport), with the database file this target's tests use.
+typealias TestDirectory = TemporaryDirectory
 
-    init() throws {
-        path = try Self.make()
-    }
-
-    /// A new empty directory under /tmp.
-    static func make() throws -> String {
-        try AxleProcess.makeTemporaryDirectory()
-    }
-
-    deinit {
-        _ = system("rm -rf " + AxleProcess.shellQuote(path))
-    }
-
+extension TemporaryDirectory {
     var databasePath: String { path + "/outbox.db" }
 }
 

@@ -2,22 +2,10 @@ import AxleBase
 import AxleTestSupport
 import RemoteCommands
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// A test's temporary directory (AxleTestSupport), with the database file this target's tests use.
+typealias TestDirectory = TemporaryDirectory
 
-/// A temporary directory for one test's files, removed when the test ends.
-final class TestDirectory {
-    let path: String
-
-    init() throws {
-        path = try AxleProcess.makeTemporaryDirectory()
-    }
-
-    deinit {
-        _ = system("rm -rf " + AxleProcess.shellQuote(path))
-    }
-
+extension TemporaryDirectory {
     var databasePath: String { path + "/commands.db" }
 }
 

@@ -2,22 +2,10 @@ import AxleTestSupport
 import SQLiteDatabase
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// A test's temporary directory (AxleTestSupport), with the database file this target's tests use.
+typealias TestDirectory = TemporaryDirectory
 
-/// A temporary directory for one test's database files, removed when the test ends.
-final class TestDirectory {
-    let path: String
-
-    init() throws {
-        path = try AxleProcess.makeTemporaryDirectory()
-    }
-
-    deinit {
-        _ = system("rm -rf " + AxleProcess.shellQuote(path))
-    }
-
+extension TemporaryDirectory {
     var databasePath: String { path + "/test.db" }
 }
 
