@@ -123,7 +123,8 @@ struct DBCDecodeCommand: ParsableCommand {
 /// labels) is turned into bytes once in `DecodeTexts`, and a frame is printed by copying those bytes and formatting
 /// its numbers straight into an `OutputBuffer`: no `String` is built per frame, and nothing is reference counted.
 /// The text is exactly what the straightforward version printed (`String(number)`, `Double.description`,
-/// `pad(...)`), which `DecodePrinterTests` checks against such a version.
+/// `pad(...)`): `make differential-test` (scripts/differential/run.py) compares the JSON lines with cantools' on
+/// every DBC of the corpus, and `OutputBufferTests` (AxleBaseTests) compares the number formatting with `String`.
 struct DecodePrinter {
     let format: DBCDecodeCommand.Format
     let decoders: [CompiledDecoder]
