@@ -316,7 +316,7 @@ public enum Agent {
         for component in path.split(separator: "/") {
             prefix += "/" + component
             if mkdir(prefix, 0o750) != 0, errno != EEXIST {
-                throw AgentConfigurationError("cannot create the data directory \(prefix): \(String(cString: strerror(errno))); give a writable one with --data-dir")
+                throw AgentConfigurationError("cannot create the data directory \(prefix): \(SystemError.text(errno: errno)); give a writable one with --data-dir")
             }
         }
     }

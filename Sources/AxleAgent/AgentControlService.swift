@@ -190,7 +190,7 @@ extension Agent {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             let directory = String(path[..<slash])
             if mkdir(directory, 0o750) != 0, errno != EEXIST {
-                log(.warning, "control", "cannot create \(directory): \(String(cString: strerror(errno))); no control socket (give one with --control-socket)")
+                log(.warning, "control", "cannot create \(directory): \(SystemError.text(errno: errno)); no control socket (give one with --control-socket)")
                 return nil
             }
         }
