@@ -400,12 +400,7 @@ struct EngineCore {
             if aggregateSlots[index].enabled { aggregateSlots[index].add(value) }
             index += 1
         }
-        index = Int(route.conditions.lowerBound)
-        while index < Int(route.conditions.upperBound) {
-            let condition = Int(conditionsBySignal[index])
-            if conditions[condition].enabled { evaluateCondition(condition, at: now) }
-            index += 1
-        }
+        reevaluateConditions(of: route)
     }
 
     /// Records that the newest value is not a reading; see `CollectionEngine.ingestNotReading`.
@@ -422,7 +417,13 @@ struct EngineCore {
             markOnChange(slot: index, time: time, availability: availability)
             index += 1
         }
-        index = Int(route.conditions.lowerBound)
+        reevaluateConditions(of: route)
+    }
+
+    /// Re-evaluates, at "now", the enabled conditions that read the signal whose route this is.
+    @inline(__always)
+    private mutating func reevaluateConditions(of route: SignalRoute) {
+        var index = Int(route.conditions.lowerBound)
         while index < Int(route.conditions.upperBound) {
             let condition = Int(conditionsBySignal[index])
             if conditions[condition].enabled { evaluateCondition(condition, at: now) }
