@@ -28,6 +28,8 @@ public final class MQTTClient: @unchecked Sendable {
     private let connectedFlag = Atomic<Bool>(false)
     private let linkChangeRequested = Atomic<Bool>(false)
     private let shared = Mutex(Shared())
+    /// Keeps publishers out of libmosquitto while the network thread is inside a connect call (see `publish`).
+    private let publishGate = Mutex(PublishGate())
     /// The last error libmosquitto logged in this attempt (OpenSSL's reason for a failed handshake is only said
     /// there). Apart from `shared`: libmosquitto logs from inside calls made while `shared` is locked.
     private let libraryError = Mutex<String?>(nil)
@@ -44,6 +46,17 @@ public final class MQTTClient: @unchecked Sendable {
         var pendingSubscriptions: [Int32: String] = [:]
         var attempt = AttemptRecord()
     }
+
+    private struct PublishGate {
+        /// True while the network thread is inside `mosquitto_connect_bind_async`/`mosquitto_reconnect_async`.
+        var connecting = false
+        /// Messages published meanwhile, handed to libmosquitto as soon as the call returns.
+        var held: [MQTTMessage] = []
+    }
+
+    /// At most this many messages wait for a connect call to return (it takes as long as a DNS lookup); more are
+    /// refused as a transient failure.
+    static let heldWhileConnectingLimit = 1024
 
     private struct Subscription {
         var filter: String
@@ -137,10 +150,49 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     /// Publishes one message (MQTT 5 properties are sent on v5 only).
+    ///
+    /// A connect call resets libmosquitto's queue (what was queued before is sent again after CONNACK), then opens the
+    /// socket and queues CONNECT. A QoS 1/2 message handed over between the reset and the new socket stayed in RAM
+    /// unsent until the *next* reconnect (a command answer at start-up was lost so); one handed over between the
+    /// socket and CONNECT went out before CONNECT, and the broker closed the connection. So while the network thread
+    /// is inside that call, messages wait here and are handed over right after it: the outcome is then
+    /// `.notConnected(messageID: 0)` (the id they get is not known here; the message is "maybe queued" like any
+    /// other published while not connected).
     public func publish(_ message: MQTTMessage) -> PublishOutcome {
-        var messageID: Int32 = 0
-        let rc = send(message, messageID: &messageID)
-        return outcome(ofPublish: rc, messageID: messageID)
+        publishGate.withLock { gate in
+            if gate.connecting {
+                // The checks libmosquitto would make now, so that a message that can never be sent is not held.
+                guard message.qos <= 2, mosquitto_pub_topic_check(message.topic) == MOSQ_ERR_SUCCESS.rawValue else {
+                    return outcome(ofPublish: MOSQ_ERR_INVAL.rawValue, messageID: 0)
+                }
+                guard gate.held.count < Self.heldWhileConnectingLimit else {
+                    return .transientFailure(reason: "the client is connecting and already holds \(gate.held.count) messages")
+                }
+                gate.held.append(message)
+                return .notConnected(messageID: 0)
+            }
+            var messageID: Int32 = 0
+            let rc = send(message, messageID: &messageID)
+            return outcome(ofPublish: rc, messageID: messageID)
+        }
+    }
+
+    /// Runs a libmosquitto connect call with publishers held off (see `publish`), then hands over what they published.
+    /// Returns the call's result and its errno (read before the hand-over can change it).
+    private func withPublishersHeld(_ connectCall: () -> Int32) -> (rc: Int32, errno: Int32) {
+        publishGate.withLock { $0.connecting = true }
+        let rc = connectCall()
+        let callErrno = errno
+        publishGate.withLock { gate in
+            gate.connecting = false
+            for message in gate.held {
+                var messageID: Int32 = 0
+                // Checked when held; what libmosquitto could still refuse (size, memory) has no one left to tell.
+                _ = send(message, messageID: &messageID)
+            }
+            gate.held.removeAll()
+        }
+        return (rc, callErrno)
     }
 
     /// Subscribes to `filter`; returns the SUBSCRIBE's message id, or nil when not connected (the subscription is
@@ -484,19 +536,20 @@ public final class MQTTClient: @unchecked Sendable {
         shared.withLock { $0.attempt = AttemptRecord() }
         libraryError.withLock { $0 = nil }
         if let tls { CMosquitto_tlsClearVerifyError(tls) }
-        let rc: Int32
+        let (rc, connectErrno): (Int32, Int32)
         if initialised {
-            rc = mosquitto_reconnect_async(handle)
+            (rc, connectErrno) = withPublishersHeld { mosquitto_reconnect_async(handle) }
         } else {
-            rc = mosquitto_connect_bind_async(
-                handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAliveSeconds), nil)
+            (rc, connectErrno) = withPublishersHeld {
+                mosquitto_connect_bind_async(
+                    handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAliveSeconds), nil)
+            }
             // INVAL and NOMEM come before libmosquitto has stored the host; anything else (a refused TCP connect,
             // a DNS failure) comes after, and later attempts reconnect.
             initialised = rc != MOSQ_ERR_INVAL.rawValue && rc != MOSQ_ERR_NOMEM.rawValue
         }
         if rc != MOSQ_ERR_SUCCESS.rawValue {
-            let error = errno
-            return .failed(describeFailure(code: rc, errno: error, beforeConnack: true))
+            return .failed(describeFailure(code: rc, errno: connectErrno, beforeConnack: true))
         }
         let deadline = monotonicSeconds() + configuration.connectTimeoutSeconds
         var isUp = false
