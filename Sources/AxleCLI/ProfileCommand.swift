@@ -122,6 +122,14 @@ enum ProfileDescription {
         ])
     }
 
+    /// A catalog entry's source: `Message.Signal` (after its bus when the profile has several), or `gpsd QUANTITY`;
+    /// `Message.Signal + gpsd QUANTITY` for a name both feed.
+    static func source(of entry: CatalogSignal, showBus: Bool) -> String {
+        if entry.bus.isEmpty { return entry.sourceDescription }
+        let bus = (showBus ? entry.bus + " " : "") + entry.message + "." + entry.signal
+        return entry.location.map { bus + " + gpsd " + $0.rawValue } ?? bus
+    }
+
     /// "1 bus, 28 signals, 9 rules, 5 events, 7 commands" (and areas when there are any).
     static func counts(_ profile: FirmwareProfile) -> String {
         var parts = [
@@ -148,9 +156,14 @@ enum ProfileDescription {
         // The RANGE column only when an entry departs from the default, so that most profiles show no column of "check".
         let showRange = profile.catalog.contains { $0.range != .check }
         out += table(["VSS NAME", "SOURCE", "UNIT", "STALE AFTER"] + (showRange ? ["RANGE"] : []), profile.catalog.map { entry in
-            [entry.name, (showBus ? entry.bus + " " : "") + entry.message + "." + entry.signal, entry.unit.isEmpty ? "-" : entry.unit,
+            [entry.name, Self.source(of: entry, showBus: showBus), entry.unit.isEmpty ? "-" : entry.unit,
              duration(entry.staleAfterSeconds)] + (showRange ? [entry.range.rawValue] : [])
         })
+
+        if let location = profile.location {
+            out += "\nLocation (gpsd \(location.host):\(location.port), prefer \(location.prefer.rawValue))\n"
+            out += table(["VSS NAME", "QUANTITY"], location.signals.map { [$0.name, $0.quantity.rawValue] })
+        }
 
         if !profile.areas.isEmpty {
             out += "\nAreas\n"
@@ -265,9 +278,15 @@ enum ProfileDescription {
                     ("name", .string(entry.name)), ("bus", .string(entry.bus)), ("message", .string(entry.message)),
                     ("signal", .string(entry.signal)), ("unit", .string(entry.unit)),
                     ("stale_after_s", .number(entry.staleAfterSeconds)), ("range", .string(entry.range.rawValue)),
-                    ("line", line(entry.line)),
+                    ("location", entry.location.map { .string($0.rawValue) } ?? .null), ("line", line(entry.line)),
                 ])
             })),
+            ("location", profile.location.map { location in
+                .object([
+                    ("gpsd", .string("\(location.host):\(location.port)")), ("prefer", .string(location.prefer.rawValue)),
+                    ("signals", .array(location.signals.map { .object([("name", .string($0.name)), ("quantity", .string($0.quantity.rawValue)), ("line", line($0.line))]) })),
+                ])
+            } ?? .null),
             ("areas", .array(profile.areas.map { area in
                 .object([
                     ("name", .string(area.name)), ("latitude", .string(area.latitudeSignal)),

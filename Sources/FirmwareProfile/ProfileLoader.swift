@@ -57,6 +57,7 @@ private struct ProfileBuilder {
     var unusableBuses: Set<String> = []
     var catalog: [CatalogSignal] = []
     var areas: [Area] = []
+    var location: LocationSource?
     var vocabulary = ConditionVocabulary(signals: [:])
     /// Every catalog name and area written, also those with errors: names that only failed their own checks are
     /// not reported again wherever they are used.
@@ -84,6 +85,7 @@ private struct ProfileBuilder {
         let header = readHeader(root)
         readBuses(root)
         readCatalog(root)
+        readLocation(root)
         readAreas(root)
         var vocabularySignals = Dictionary(declaredSignals.map { ($0, [ConditionVocabulary.Label]()) }, uniquingKeysWith: { a, _ in a })
         for entry in catalog { vocabularySignals[entry.name] = labels(of: entry) }
@@ -96,7 +98,8 @@ private struct ProfileBuilder {
         guard let header else { return nil }
         return FirmwareProfile(
             name: header.name, platform: header.platform, firmware: header.firmware, directory: directory, buses: buses,
-            catalog: catalog, rules: rules, events: events, commands: commands, areas: areas, features: features)
+            catalog: catalog, rules: rules, events: events, commands: commands, areas: areas, features: features,
+            location: location)
     }
 
     func sortedProblems() -> [TOMLProblem] {
@@ -404,6 +407,109 @@ private struct ProfileBuilder {
         return signal.valueLabels.entries.map {
             ConditionVocabulary.Label(label: $0.label, value: Double($0.value) * signal.factor + signal.offset)
         }
+    }
+
+    // MARK: [location]
+
+    /// `[location]`: gpsd's address and the catalog names the receiver feeds. A name the catalog has from a bus is
+    /// shared (`prefer` says which wins); any other becomes a catalog entry of its own, with the quantity's unit.
+    private mutating func readLocation(_ root: TOMLTableReader) {
+        guard let reader = root.table("location", context: "[location]") else { return }
+        var host = LocationSource.defaultHost
+        var port = LocationSource.defaultPort
+        if let text = reader.string("gpsd") {
+            if let address = LocationSource.address(text) {
+                (host, port) = address
+            } else {
+                reader.error(
+                    "'gpsd' in [location] is \"\(text)\", not an address: write \"HOST:PORT\" such as \"127.0.0.1:2947\" (gpsd's default)",
+                    line: reader.line(of: "gpsd"))
+            }
+        }
+        var prefer = LocationSource.Preference.gpsd
+        if let text = reader.string("prefer") {
+            if let preference = LocationSource.Preference(rawValue: text) {
+                prefer = preference
+            } else {
+                reader.error(
+                    "'prefer' in [location] is \"\(text)\"; write \"gpsd\" (the default: the receiver's value while it has a fix, the bus's otherwise) or \"can\" (the bus's value always)",
+                    line: reader.line(of: "prefer"))
+            }
+        }
+        let staleAfter = reader.duration("stale-after")
+        if let staleAfter, staleAfter <= 0 {
+            reader.error("'stale-after' in [location] must be longer than 0", line: reader.line(of: "stale-after"))
+        }
+        guard let table = reader.table("signals", required: true, context: "[location.signals]") else { return }
+        let known = LocationQuantity.allCases.map(\.rawValue).joined(separator: ", ")
+        var signals: [LocationSource.Signal] = []
+        var firstLine: [String: Int] = [:]
+        for leaf in Self.flattenStrings(table.entries()) {
+            guard let text = leaf.value.stringValue else {
+                table.error(
+                    "\"\(leaf.name)\" in [location.signals] must name what the receiver gives it (one of \(known)), found \(leaf.value.foundDescription)",
+                    line: leaf.line)
+                continue
+            }
+            guard let quantity = LocationQuantity(rawValue: text) else {
+                table.error(
+                    "\"\(leaf.name)\" in [location.signals] is \"\(text)\", which gpsd does not give\(Self.suggestion(text, LocationQuantity.allCases.map(\.rawValue), noun: "the quantities"))",
+                    line: leaf.line)
+                continue
+            }
+            if let first = firstLine[leaf.name] {
+                table.error("\"\(leaf.name)\" is named twice in [location.signals]: first at line \(first)", line: leaf.line)
+                continue
+            }
+            firstLine[leaf.name] = leaf.line
+            guard ProfileLoader.isVSSName(leaf.name) else {
+                table.error(
+                    "'\(leaf.name)' is not a VSS name: it must be 'Vehicle' followed by '.UpperCamel' segments, such as Vehicle.CurrentLocation.Latitude",
+                    line: leaf.line)
+                continue
+            }
+            declaredSignals.insert(leaf.name)
+            signals.append(LocationSource.Signal(name: leaf.name, quantity: quantity, line: leaf.line))
+            if let index = catalog.firstIndex(where: { $0.name == leaf.name }) {
+                // The bus gives this name too: both feed one catalog entry, so their units must be the same.
+                if !Self.unitsAgree(quantity.unit, catalog[index].unit) {
+                    table.error(
+                        "\"\(leaf.name)\" is in [signals] with unit \"\(catalog[index].unit)\" (line \(catalog[index].line)), but the receiver gives \(quantity.rawValue) in \"\(quantity.unit)\": one name cannot carry two units; name the receiver's value under another name",
+                        line: leaf.line)
+                    continue
+                }
+                catalog[index].location = quantity
+            } else {
+                checkAgainstVSS(leaf.name, unit: quantity.unit, reader: table, line: leaf.line)
+                catalog.append(CatalogSignal(
+                    name: leaf.name, bus: "", message: "", signal: "", unit: quantity.unit,
+                    staleAfterSeconds: staleAfter.flatMap { $0 > 0 ? $0 : nil } ?? Self.defaultLocationStaleAfter,
+                    location: quantity, line: leaf.line))
+            }
+        }
+        if table.entries().isEmpty {
+            table.error("[location.signals] is empty; name the catalog signals the receiver feeds, such as \"Vehicle.CurrentLocation.Latitude\" = \"latitude\"")
+        }
+        location = LocationSource(host: host, port: port, signals: signals, prefer: prefer, line: reader.line)
+    }
+
+    /// gpsd reports about once a second: a position three reports old is stale, as a bus signal three cycles old is.
+    static let defaultLocationStaleAfter = 3.0
+
+    /// Entries of `[location.signals]`, whose keys may be dotted names written without quotes.
+    static func flattenStrings(
+        _ entries: [TOMLTable.Entry], prefix: String = ""
+    ) -> [(name: String, value: TOMLValue, line: Int)] {
+        var leaves: [(name: String, value: TOMLValue, line: Int)] = []
+        for entry in entries {
+            let name = prefix.isEmpty ? entry.key : prefix + "." + entry.key
+            if let table = entry.value.tableValue, !table.isEmpty {
+                leaves += flattenStrings(table.entries, prefix: name)
+            } else {
+                leaves.append((name, entry.value, entry.line))
+            }
+        }
+        return leaves
     }
 
     // MARK: [areas]

@@ -23,11 +23,13 @@ public struct FirmwareProfile: Sendable {
     public var areas: [Area]
     /// Features that can be bought over the air, and the frames that switch each on and off.
     public var features: [FeatureDefinition]
+    /// The GNSS receiver (through gpsd) and the catalog signals it feeds; nil: the profile has no `[location]`.
+    public var location: LocationSource?
 
     public init(
         name: String, platform: String, firmware: String, directory: String, buses: [LogicalBus],
         catalog: [CatalogSignal], rules: [CollectionRule], events: [EventRule], commands: [CommandDefinition],
-        areas: [Area] = [], features: [FeatureDefinition] = []
+        areas: [Area] = [], features: [FeatureDefinition] = [], location: LocationSource? = nil
     ) {
         self.name = name
         self.platform = platform
@@ -40,6 +42,7 @@ public struct FirmwareProfile: Sendable {
         self.commands = commands
         self.areas = areas
         self.features = features
+        self.location = location
     }
 
     public func bus(named name: String) -> LogicalBus? { buses.first { $0.name == name } }
@@ -84,7 +87,16 @@ public struct CatalogSignal: Sendable, Equatable {
     /// Whether values that are not readings (J1939 "not available" and "error", values outside the DBC's range) are
     /// told apart from readings: the profile's `range` key (docs/profiles.md).
     public var range: RangePolicy
+    /// What the GNSS receiver gives this entry, when `[location]` names it; `bus`, `message` and `signal` are empty
+    /// for an entry only the receiver feeds.
+    public var location: LocationQuantity?
     public var line: Int
+
+    /// Where the entry's values come from, for people: `Message.Signal`, or `gpsd latitude` for the receiver's.
+    public var sourceDescription: String {
+        if bus.isEmpty, let location { return "gpsd \(location.rawValue)" }
+        return "\(message).\(signal)"
+    }
 
     /// `range` in a catalog entry.
     public enum RangePolicy: String, Sendable, Equatable, CaseIterable {
@@ -96,7 +108,7 @@ public struct CatalogSignal: Sendable, Equatable {
 
     public init(
         name: String, bus: String, message: String, signal: String, unit: String, staleAfterSeconds: Double,
-        range: RangePolicy = .check, line: Int
+        range: RangePolicy = .check, location: LocationQuantity? = nil, line: Int
     ) {
         self.name = name
         self.bus = bus
@@ -105,6 +117,7 @@ public struct CatalogSignal: Sendable, Equatable {
         self.unit = unit
         self.staleAfterSeconds = staleAfterSeconds
         self.range = range
+        self.location = location
         self.line = line
     }
 }
