@@ -2,11 +2,12 @@
 # `make bench`: Axle's decode, DBC parse and replay throughput, next to cantools on the same DBCs and frames, each
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
-# (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py).
+# (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py); then a
+# fleet of 200 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py).
 # Figures are reported, never asserted: the exit status is non-zero only when a step failed (a build error, a crash),
 # never because a target was missed. At the end, scripts/bench/report.py prints the figures against their targets,
-# and scripts/bench/performance_page.py writes docs/performance.md and the README's Performance table from the same
-# results (Benchmarks/.build/results.jsonl). About 30 minutes on two cores.
+# and scripts/bench/performance_page.py writes docs/performance.md, docs/fleet-scale.md and the README's Performance
+# table from the same results (Benchmarks/.build/results.jsonl). About 40 minutes on two cores.
 #
 # Environment:
 #   BENCH_SKIP      stages to leave out, comma-separated; their figures read "not measured in this run":
@@ -17,17 +18,22 @@
 #                     agent       the whole axled beside the Python pipeline, start-up, shutdown (about 15 min)
 #                     commands    1,000 signed commands one at a time (about 7 min)
 #                     reconnect   100 agents coming back after a 30 s broker outage (about 1 min)
-#   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect: the long stages and those that need the static
-#                   axled build (the rest takes about 5 minutes)
+#                     fleet       200 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
+#                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
+#                                 both profiles (about 8 min; docs/fleet-scale.md)
+#   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect,fleet: the long stages and those that need the
+#                   static axled build (the rest takes about 5 minutes)
+#   BENCH_FLEET_AGENTS  (default 200) how many agents the fleet stage runs: each needs about 0.5 % of a core and
+#                   20 MB, so two cores carry about 350 with the broker
 #   BENCH_SECONDS   (default 3) how long each decode benchmark runs
 #   BENCH_CPU       (default 1) the core everything is pinned to with taskset, when there is more than one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stages=(decode uplink decode-cli agent commands reconnect)
+stages=(decode uplink decode-cli agent commands reconnect fleet)
 skip_names=${BENCH_SKIP:-}
 skip=",$skip_names,"
-if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,reconnect,"; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,reconnect,fleet,"; fi
 for stage in ${skip_names//,/ }; do
   case " ${stages[*]} " in
     *" $stage "*) ;;
@@ -132,7 +138,7 @@ if ! skipped decode-cli || ! skipped agent; then
   echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
   swift build -c release --product axle
 fi
-if ! skipped agent || ! skipped commands || ! skipped reconnect; then
+if ! skipped agent || ! skipped commands || ! skipped reconnect || ! skipped fleet; then
   echo "bench: building the static release axled" >&2
   swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
 fi
@@ -166,9 +172,20 @@ if ! skipped reconnect; then
     | tee -a "$results" || failed+=(reconnect)
 fi
 
+# Issue 15: a fleet of static release axled against one mosquitto (a 60 s outage: reconnect spread, backlog drain;
+# broker CPU and memory per vehicle), then bytes per vehicle-hour over mutual TLS for both shipped profiles. The agents
+# run on both cores, the broker on core 0 at nice -5: 200 agents need about one core between them.
+if ! skipped fleet; then
+  echo "bench: scripts/bench/fleet.py" >&2
+  python3 scripts/bench/fleet.py .build-static/release/axled --agents "${BENCH_FLEET_AGENTS:-200}" --outage 60 \
+    | tee -a "$results" || failed+=(fleet)
+fi
+
 "$python" scripts/bench/report.py "$results"
-python3 scripts/bench/performance_page.py "$results" --page docs/performance.md --readme README.md
-echo "bench: raw results in $results; docs/performance.md and README.md's Performance table written from them" >&2
+python3 scripts/bench/performance_page.py "$results" --page docs/performance.md --readme README.md \
+  --fleet-page docs/fleet-scale.md
+echo "bench: raw results in $results; docs/performance.md, docs/fleet-scale.md and README.md's Performance table" \
+  "written from them" >&2
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "bench: these stages failed: ${failed[*]} (their output above says why; the page marks the figures they" \
     "did not measure)" >&2

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Writes docs/performance.md from the results of `make bench`, and the README's "Performance" table from it.
+"""Writes docs/performance.md from the results of `make bench`, the README's "Performance" table from it, and
+docs/fleet-scale.md (bytes and money per vehicle, and scaling out) from the fleet stage's results.
 
 Usage: python3 scripts/bench/performance_page.py RESULTS.jsonl [--page docs/performance.md] [--readme README.md]
+                                                             [--fleet-page docs/fleet-scale.md]
 
 RESULTS.jsonl is what scripts/bench.sh collects (Benchmarks/.build/results.jsonl): one JSON object per line from
-`axle-bench`, scripts/bench/cantools_bench.py, uplink.sh, agent.sh and commands.sh, and the {"benchmark": "machine"}
-line bench.sh writes first (CPU, cores, kernel, Swift, date, the stages skipped). The page is a function of that file
-alone: the same results give the same bytes, so two runs of `make bench` differ only in the machine and date lines and
-the figures. A figure whose result is missing says why (its stage was skipped, needs root, or printed nothing)
-instead of breaking the page.
+`axle-bench`, scripts/bench/cantools_bench.py, uplink.sh, agent.sh, commands.sh, reconnect.py and fleet.py, and the
+{"benchmark": "machine"} line bench.sh writes first (CPU, cores, kernel, Swift, date, the stages skipped). The pages
+are a function of that file alone: the same results give the same bytes, so two runs of `make bench` differ only in
+the machine and date lines and the figures. A figure whose result is missing says why (its stage was skipped, needs
+root, or printed nothing) instead of breaking the page.
 
 The README keeps its table between the lines README_BEGIN and README_END below; everything else in it is left alone.
 Python 3.11, standard library only. Exits 1 when the results cannot be read or the README has no markers.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import textwrap
@@ -37,6 +40,8 @@ STAGES = (
      "about 15 min: the Python pipeline replays 3 M frames"),
     ("commands", ("command-latency",), "about 7 min: 1,000 commands one at a time"),
     ("reconnect", ("reconnect",), "about 1 min: 100 agents, the broker down for 30 s"),
+    ("fleet", ("fleet-broker", "fleet-reconnect", "fleet-drain", "fleet-payload", "fleet-wire", "fleet-keepalive"),
+     "about 8 min: 200 agents, the broker down for 60 s; then 10 agents over TLS for 2 min"),
 )
 STAGE_OF = {benchmark: stage for stage, benchmarks, _ in STAGES for benchmark in benchmarks}
 
@@ -457,8 +462,407 @@ def reconnect_section(results: Results) -> Section:
         figures, [])
 
 
+# --------------------------------------------------------------------------
+# Fleet scale (scripts/bench/fleet.py): its section of this page, and docs/fleet-scale.md
+
+# The two firmware profiles that ship, as fleet.py drives them: (profile, driving scenario, name on the page).
+FLEET_PROFILES = (("demo-sedan", "city-drive", "demo sedan"), ("fleet-truck-j1939", "highway", "fleet truck (J1939)"))
+FLEET_BATCH = 5  # axled's default telemetry batch, in seconds
+FLEET_BATCHES = (1, 5, 10, 20)  # the batch intervals fleet.py measures on the wire
+FLEET_KEEPALIVES = (30, 60, 300, 1200)
+FLEET_RECONNECTS = (0, 30, 120, 600)  # per month
+
+# Public list prices (US$) the cost tables use; docs/fleet-scale.md shows the formula, so a reader can use their own.
+AWS_MESSAGE_PRICE = 1.00  # per million messages, each metered in 5 KB units
+AWS_MESSAGE_UNIT_BYTES = 5 * 1024
+AWS_CONNECTION_PRICE = 0.08  # per million connection-minutes
+CELLULAR_PRICE_PER_MB = 0.03  # per MB of 10^6 bytes
+SIM_FEE = (0.40, 1.50)  # per SIM per month
+HOURS_PER_MONTH = 720  # 30 days
+# How a month is used, per profile: driving hours (telemetry flowing) and reconnections (tunnels, cell changes,
+# modem resets). The unit stays connected the rest of the month, reachable for remote commands with nothing to send.
+FLEET_USAGE = {"demo-sedan": (45, 120), "fleet-truck-j1939": (260, 120)}
+FLEET_KEEPALIVE = 30  # axled's default keepalive
+
+FLEET_RECONNECT_FIGURE = "fleet after a broker outage: the busiest second's share of reconnections"
+FLEET_BROKER_CPU_FIGURE = "broker CPU per connected vehicle, steady state"
+FLEET_BROKER_RSS_FIGURE = "broker resident memory per connected vehicle"
+FLEET_DRAIN_FIGURE = "the outage's backlog drained: seconds from the restart until every outbox was empty"
+
+
+def fleet_wire_figure(profile: str) -> str:
+    label = next(name for p, _, name in FLEET_PROFILES if p == profile)
+    return f"bytes per vehicle-hour on the wire, {label} driving, 5 s batches, mutual TLS"
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 1e6:.3f} MB" if value < 1e7 else f"{value / 1e6:,.0f} MB"
+
+
+def kilobytes(value: float) -> str:
+    return f"{value / 1e3:.2f} KB" if value < 1e4 else f"{value / 1e3:,.1f} KB"
+
+
+def dollars(value: float) -> str:
+    return f"${value:,.4f}" if value < 0.1 else f"${value:,.2f}"
+
+
+def fleet_section(results: Results) -> Section:
+    figures = []
+    reconnect = results.find("fleet-reconnect", "axle")
+    if usable(reconnect) and reconnect.get("histogram"):
+        runs = f"1 run: {reconnect['agents']} agents, the broker down for {reconnect['outage_seconds']:g} s"
+        if reconnect["reconnected"] < reconnect["agents"]:
+            runs += f"; only {reconnect['reconnected']} came back within 60 s"
+        figures += [
+            Figure(FLEET_RECONNECT_FIGURE, f"{100 * reconnect['max_bucket_share']:.1f} %",
+                   f"{100 * reconnect['goal_max_bucket_share']:.0f} % (the goal)", runs=runs +
+                   f"; second {reconnect['max_bucket_second']} after the restart"),
+            Figure("the same: first, median, p90 and last CONNECT after the restart",
+                   ", ".join(seconds(reconnect[k]) for k in ("first_seconds", "median_seconds", "p90_seconds",
+                                                            "last_seconds")), runs=runs),
+            Figure("the same: reconnections in each second after the restart, from second 0",
+                   " ".join(str(count) for count in reconnect["histogram"]), runs=runs)]
+    else:
+        figures.append(missing(results, FLEET_RECONNECT_FIGURE, "fleet-reconnect"))
+    drain = results.find("fleet-drain", "axle")
+    if usable(drain) and drain.get("all_drained_seconds") is not None:
+        runs = f"1 run: {drain['backlog_records']:,} records in {drain['agents_read']} outboxes"
+        if drain.get("after_connect_median_seconds") is not None:
+            runs += (f"; each agent's own drain after its reconnection: median "
+                     f"{seconds(drain['after_connect_median_seconds'])}, longest "
+                     f"{seconds(drain['after_connect_max_seconds'])}")
+        figures.append(Figure(FLEET_DRAIN_FIGURE, seconds(drain["all_drained_seconds"]),
+                              "the last reconnection (above)", runs=runs))
+    else:
+        figures.append(missing(results, FLEET_DRAIN_FIGURE, "fleet-drain"))
+    broker = results.find("fleet-broker", "axle")
+    if usable(broker):
+        runs = (f"1 run of {broker['steady_seconds']:.0f} s: {broker['agents']} vehicles, "
+                f"{broker['messages_per_second']:.1f} messages/s in (expected "
+                f"{broker['expected_messages_per_second']:.1f}), mosquitto at {broker['broker_cpu_percent']:.2f} % of "
+                "a core")
+        figures += [
+            Figure(FLEET_BROKER_CPU_FIGURE, f"{broker['broker_cpu_ms_per_vehicle_minute']:.3f} ms per minute",
+                   runs=runs),
+            Figure(FLEET_BROKER_RSS_FIGURE, f"{broker['broker_rss_kb_per_vehicle']:.1f} KB",
+                   runs=f"{broker['broker_rss_mb']:.1f} MB with {broker['agents']} vehicles, "
+                        f"{broker['broker_rss_empty_mb']:.1f} MB empty"),
+            Figure("each agent in the fleet: CPU, resident memory",
+                   f"{broker['agent_cpu_percent_each']:.2f} % of a core, {broker['agent_rss_mb_median']:.1f} MB",
+                   runs=f"all {broker['agents']}: {broker['agents_cpu_percent']:.0f} % of a core, "
+                        f"{broker['agents_rss_mb_total']:,} MB; other processes on the machine meanwhile: "
+                        f"{broker['others_cpu_percent']:.0f} % of a core, load average "
+                        f"{broker['load_average_start']}–{broker['load_average_end']}")]
+    else:
+        figures.append(missing(results, FLEET_BROKER_CPU_FIGURE, "fleet-broker"))
+    for profile, scenario, _ in FLEET_PROFILES:
+        wire = results.find("fleet-wire", "axle", profile=profile, scenario=scenario, batch_seconds=FLEET_BATCH)
+        name = fleet_wire_figure(profile)
+        if usable(wire):
+            figures.append(Figure(name, megabytes(wire["bytes_per_hour"]),
+                                  runs=f"{wire['batches']} batches over {wire['window_seconds']:.0f} s, "
+                                       f"{wire['bytes_per_batch']:,.0f} B each; a TLS connection "
+                                       f"{kilobytes(wire['connect_bytes'])}" if wire.get("connect_bytes") else
+                                       f"{wire['batches']} batches over {wire['window_seconds']:.0f} s"))
+        else:
+            figures.append(missing(results, name, "fleet-wire"))
+    return Section(
+        "Fleet scale",
+        "many copies of the static release `axled` (half the demo sedan driving `city-drive`, 139 frames/s; half the "
+        "fleet truck on `highway`, 89 frames/s; 5 s telemetry batches) connected to one mosquitto on loopback with "
+        "a backend on a shared subscription; the broker is stopped for 60 s and started again. Then one agent per "
+        "setting over mutual TLS, each on its own listener, its connection's bytes read from the kernel (`ss -tin`: "
+        "payload both ways plus IPv4 and TCP headers per segment). docs/fleet-scale.md turns these into money",
+        ["`python3 scripts/bench/fleet.py .build-static/release/axled --agents 200`"],
+        "the goal that no second holds more than 5 % of the fleet's reconnections; the backoff's cap (30 s) bounds "
+        "the spread",
+        figures, [])
+
+
+# --------------------------------------------------------------------------
+# docs/fleet-scale.md
+
+
+def fleet_month(wire: dict, connect: float, ping: float, payload_units: float, driving: float, reconnects: float,
+                keepalive: float = FLEET_KEEPALIVE) -> dict[str, float]:
+    """A vehicle-month: bytes, messages and what they cost, from the measured sizes and the usage."""
+    idle_hours = HOURS_PER_MONTH - driving
+    data = driving * wire["bytes_per_hour"] + idle_hours * 3600 / keepalive * ping + reconnects * connect
+    # Messages AWS IoT Core bills: every telemetry batch (in 5 KB units) and the birth status of every connection.
+    messages = driving * 3600 / wire["batch_seconds"] * payload_units + reconnects
+    cellular = data / 1e6 * CELLULAR_PRICE_PER_MB
+    broker = messages / 1e6 * AWS_MESSAGE_PRICE + HOURS_PER_MONTH * 60 / 1e6 * AWS_CONNECTION_PRICE
+    return {"bytes": data, "messages": messages, "cellular": cellular, "broker": broker}
+
+
+def fleet_page(results: Results) -> str:
+    out = ["# Fleet scale: bytes, money and brokers", "",
+           "<!-- Generated by scripts/bench/performance_page.py from the results of `make bench` (stage fleet,",
+           "     scripts/bench/fleet.py): edit that script, not this page. -->", ""]
+    out += prose(
+        "What one vehicle running `axled` costs to keep online, from bytes measured on the wire, and how a fleet of "
+        "them scales out. The figures come from one run of `scripts/bench/fleet.py` (stage `fleet` of `make bench`) "
+        "on the machine docs/performance.md names; the prices are public list prices, written into the tables as "
+        "inputs so that the same arithmetic can be done with a contract's own.")
+    broker = results.find("fleet-broker", "axle")
+    out += ["", "Run: " + (f"{broker['date']}, load average {broker['load_average_start']} at the start of the "
+                           f"steady window, other processes using {broker['others_cpu_percent']:.0f} % of a core "
+                           f"meanwhile ({broker['build_processes_seen']} compiler or build processes seen)."
+                           if usable(broker) else results.why_missing("fleet-broker") + ".")]
+    out += ["", "## What each vehicle sends", ""]
+    out += prose(
+        "Each simulated vehicle runs the static release `axled` with a firmware profile that ships and the built-in "
+        "simulator (`axled --simulate`, docs/axled.md) in real time: the demo sedan on `city-drive` (139 CAN frames "
+        "a second) and the fleet truck (J1939) on `highway` (89 frames a second). The profiles' collection rules "
+        "turn these into samples; the agent closes a telemetry batch every 5 s (the default), compresses it "
+        "(protobuf and zstd, docs/payload.md) and publishes it at QoS 1 on `axle/v1/<vehicle>/telemetry`; the "
+        "broker's PUBACK lets it delete the record from its outbox. On every connection it also publishes its "
+        "retained `online` status and subscribes to `…/cmd/req`. MQTT keepalive is 30 s, the default.")
+    out += ["", "## Measured on the wire", ""]
+    out += prose(
+        "One agent per setting over MQTT 5 and mutual TLS (TLS 1.3, ECDSA P-256 certificates made with openssl), "
+        "each on a broker listener of its own, so that the kernel's counters of its connection are its alone. Bytes "
+        "counted: the TCP payload both ways (MQTT inside TLS records: `bytes_sent` and `bytes_received` of `ss -tin` "
+        "on the agent's side) plus the IPv4 and TCP headers of every segment both ways, pure ACKs included "
+        "(`segs_out`, `segs_in`; 40 bytes each, 52 when the connection uses TCP timestamps; 8 more for each of the "
+        "SYN and SYN-ACK). Not counted: link-layer framing, and the connection's close. A window runs from just "
+        "after one batch to just after a later one (about 120 s), so it holds whole batch exchanges, and is scaled to "
+        "an hour. The connection's cost is read 1.5 s after the broker logged it, before the first batch was due: "
+        "TCP and TLS handshakes, CONNECT and CONNACK, SUBSCRIBE, the birth status and its PUBACK. The keepalive "
+        "exchange (PINGREQ and PINGRESP) is measured on an idle `mosquitto_sub` (libmosquitto, as in the agent) "
+        "with a 5 s keepalive over the same kind of listener.")
+    out += ["", "| Figure | " + " | ".join(name for _, _, name in FLEET_PROFILES) + " |",
+            "| --- | " + " | ".join("---:" for _ in FLEET_PROFILES) + " |"]
+    wires = {p: results.find("fleet-wire", "axle", profile=p, scenario=s, batch_seconds=FLEET_BATCH)
+             for p, s, _ in FLEET_PROFILES}
+    parked = {p: results.find("fleet-wire", "axle", profile=p, scenario="parked", batch_seconds=FLEET_BATCH)
+              for p, _, _ in FLEET_PROFILES}
+    payloads = {p: results.find("fleet-payload", "axle", profile=p) for p, _, _ in FLEET_PROFILES}
+    keepalive = results.find("fleet-keepalive", "axle")
+    ping = keepalive["bytes_per_ping"] if usable(keepalive) and keepalive.get("bytes_per_ping") else None
+
+    def row(name: str, values: list[str]) -> str:
+        return f"| {name} | " + " | ".join(cell(v) for v in values) + " |"
+
+    def each(lines: dict, text, benchmark: str = "fleet-wire") -> list[str]:
+        return [text(lines[p]) if usable(lines[p]) else results.why_missing(benchmark) for p, _, _ in FLEET_PROFILES]
+
+    out.append(row("driving, 5 s batches: bytes per vehicle-hour",
+                   each(wires, lambda w: megabytes(w["bytes_per_hour"]))))
+    out.append(row("the same: bytes per batch (PUBLISH, PUBACK, TCP ACKs)",
+                   each(wires, lambda w: f"{w['bytes_per_batch']:,.0f} B")))
+    out.append(row("the same: segments per batch", each(wires, lambda w: f"{w['segments'] / w['batches']:.1f}")))
+    out.append(row("telemetry payload per message, as the backend receives it",
+                   each(payloads, lambda p: f"{p['mean_bytes']:,.0f} B (largest {p['max_bytes']:,} B)",
+                        "fleet-payload")))
+    out.append(row("parked (ignition off, the profile's rules as shipped): bytes per vehicle-hour",
+                   each(parked, lambda w: megabytes(w["bytes_per_hour"]))))
+    out.append(row("a TLS connection: handshakes, CONNECT, SUBSCRIBE, birth status",
+                   each(wires, lambda w: f"{w['connect_bytes']:,} B" if w.get("connect_bytes") else "not read")))
+    out.append(row("a keepalive exchange (PINGREQ, PINGRESP, ACK)",
+                   [f"{ping:,.0f} B" if ping else results.why_missing("fleet-keepalive")] * len(FLEET_PROFILES)))
+    out += [""]
+    out += prose(
+        "Parked, the shipped profiles keep sending: their periodic rules do not depend on the ignition, so a unit "
+        "that stays awake costs about what it costs driving. The month below assumes a unit that sends telemetry "
+        "only while driving and otherwise stays connected with nothing to send (reachable for remote commands), "
+        "where only keepalive crosses the link.")
+
+    out += ["", "## A vehicle-month", ""]
+    out += prose("The formula, per vehicle and month (30 days, 720 hours); every input is in the table below:")
+    out += ["", "<!-- not-an-example: formulas -->", "```",
+            "bytes    = D × driving_bytes_per_hour + (720 − D) × 3600 / K × keepalive_bytes + R × connection_bytes",
+            "messages = D × 3600 / B × ceil(payload / 5 KB) + R       (telemetry batches, a birth per connection)",
+            "cellular = bytes / 10^6 × price_per_MB + SIM_fee",
+            "broker   = messages / 10^6 × $1.00 + 720 × 60 / 10^6 × $0.08     (messages, connection-minutes)",
+            "```", ""]
+    out += prose(
+        f"D: driving hours a month; B: batch interval; K: keepalive interval; R: connections made a month (each a "
+        f"full TLS handshake). Prices: AWS IoT Core's list prices (US$ {AWS_MESSAGE_PRICE:.2f} per million messages, "
+        f"each message metered in 5 KB units; US$ {AWS_CONNECTION_PRICE:.2f} per million connection-minutes; under "
+        "MQTT 3.1.1 a device's PUBACK to a message it receives counts as a message too, which only remote commands "
+        f"cause here), cellular IoT data at about US$ {CELLULAR_PRICE_PER_MB:.2f} per MB plus "
+        f"US$ {SIM_FEE[0]:.2f}–{SIM_FEE[1]:.2f} per SIM a month. Keepalive pings are not counted as messages. A "
+        "backlog sent after a blind spot adds no bytes or messages: the same batches go out later.")
+    out += ["", "| Input or result | " + " | ".join(name for _, _, name in FLEET_PROFILES) + " |",
+            "| --- | " + " | ".join("---:" for _ in FLEET_PROFILES) + " |"]
+    out.append(row("D: driving hours a month (input)", [f"{FLEET_USAGE[p][0]}" for p, _, _ in FLEET_PROFILES]))
+    out.append(row("720 − D: hours connected with nothing to send", [f"{HOURS_PER_MONTH - FLEET_USAGE[p][0]}"
+                                                                      for p, _, _ in FLEET_PROFILES]))
+    out.append(row("R: connections a month (input)", [f"{FLEET_USAGE[p][1]}" for p, _, _ in FLEET_PROFILES]))
+    out.append(row("B, K: batch and keepalive intervals (input)", [f"{FLEET_BATCH} s, {FLEET_KEEPALIVE} s"] * 2))
+    months = {}
+    for p, _, _ in FLEET_PROFILES:
+        if usable(wires[p]) and wires[p].get("connect_bytes") and ping and usable(payloads[p]):
+            months[p] = fleet_month(wires[p], wires[p]["connect_bytes"], ping,
+                                    payloads[p]["aws_units_of_5kb_mean"], *FLEET_USAGE[p])
+
+    # A month needs every measured size; without one, it says which stage did not deliver it.
+    unmeasured = results.why_missing("fleet-wire")
+
+    def month_cells(text) -> list[str]:
+        return [text(months[p]) if p in months else unmeasured for p, _, _ in FLEET_PROFILES]
+
+    out.append(row("bytes a vehicle-month", month_cells(lambda m: megabytes(m["bytes"]))))
+    out.append(row(f"cellular data at ${CELLULAR_PRICE_PER_MB:.2f}/MB", month_cells(lambda m: dollars(m["cellular"]))))
+    out.append(row("messages AWS IoT Core bills a month", month_cells(lambda m: f"{m['messages']:,.0f}")))
+    out.append(row("AWS IoT Core: messages and connection-minutes", month_cells(lambda m: dollars(m["broker"]))))
+    out.append(row(f"SIM (${SIM_FEE[0]:.2f}–{SIM_FEE[1]:.2f})", [f"${SIM_FEE[0]:.2f}–{SIM_FEE[1]:.2f}"] * 2))
+    out.append(row("total a vehicle-month", month_cells(
+        lambda m: f"{dollars(m['cellular'] + m['broker'] + SIM_FEE[0])}–"
+                  f"{dollars(m['cellular'] + m['broker'] + SIM_FEE[1])}")))
+    out.append(row("100,000 vehicles a month, without the SIM fees", month_cells(
+        lambda m: f"${100_000 * (m['cellular'] + m['broker']):,.0f}")))
+
+    out += ["", "## What moves it", ""]
+    out += prose(
+        "Computed from the measured sizes above with the formula, one input changed at a time, the others as in the "
+        "month above. The batch interval changes the bytes of a driving hour (measured at each interval: fewer, "
+        "larger messages compress better and carry fewer headers and acknowledgements), the keepalive interval the "
+        "bytes of an idle connected hour, and every reconnection costs a full TLS handshake.")
+    out += ["", "| Batch interval (measured) | " + " | ".join(f"{name}: bytes a driving hour, a month, US$ a month"
+                                                           for _, _, name in FLEET_PROFILES) + " |",
+            "| --- | " + " | ".join("---:" for _ in FLEET_PROFILES) + " |"]
+    for batch in FLEET_BATCHES:
+        values = []
+        for p, s, _ in FLEET_PROFILES:
+            wire = results.find("fleet-wire", "axle", profile=p, scenario=s, batch_seconds=batch)
+            if p in months and usable(wire):
+                units = max(1, math.ceil(wire["payload_bytes_up"] / wire["batches"] / AWS_MESSAGE_UNIT_BYTES))
+                month = fleet_month(wire, wires[p]["connect_bytes"], ping, units, *FLEET_USAGE[p])
+                values.append(f"{megabytes(wire['bytes_per_hour'])}, {megabytes(month['bytes'])}, "
+                              f"{dollars(month['cellular'] + month['broker'])}")
+            else:
+                values.append(unmeasured)
+        out.append(row(f"{batch} s", values))
+    out += ["", "| Keepalive interval | bytes an idle connected hour | " +
+            " | ".join(f"{name}: bytes a month, US$ a month" for _, _, name in FLEET_PROFILES) + " |",
+            "| --- | ---: | " + " | ".join("---:" for _ in FLEET_PROFILES) + " |"]
+    for keep in FLEET_KEEPALIVES:
+        values = [kilobytes(3600 / keep * ping) if ping else results.why_missing("fleet-keepalive")]
+        for p, _, _ in FLEET_PROFILES:
+            if p in months:
+                month = fleet_month(wires[p], wires[p]["connect_bytes"], ping, payloads[p]["aws_units_of_5kb_mean"],
+                                    FLEET_USAGE[p][0], FLEET_USAGE[p][1], keep)
+                values.append(f"{megabytes(month['bytes'])}, {dollars(month['cellular'] + month['broker'])}")
+            else:
+                values.append(unmeasured)
+        out.append(row(f"{keep} s", values))
+    out += ["", "| Connections a month | " + " | ".join(f"{name}: bytes a month, US$ a month"
+                                                    for _, _, name in FLEET_PROFILES) + " |",
+            "| --- | " + " | ".join("---:" for _ in FLEET_PROFILES) + " |"]
+    for reconnects in FLEET_RECONNECTS:
+        values = []
+        for p, _, _ in FLEET_PROFILES:
+            if p in months:
+                month = fleet_month(wires[p], wires[p]["connect_bytes"], ping, payloads[p]["aws_units_of_5kb_mean"],
+                                    FLEET_USAGE[p][0], reconnects)
+                values.append(f"{megabytes(month['bytes'])}, {dollars(month['cellular'] + month['broker'])}")
+            else:
+                values.append(unmeasured)
+        out.append(row(f"{reconnects:,}", values))
+    out += [""]
+    out += prose(
+        "The cellular bill, not the broker's, dominates, and on a unit that stays connected while parked, keepalive "
+        "is a large part of it. `[mqtt] keepalive` in axled.toml sets it (docs/axled.md); a longer one is only safe "
+        "below the carrier's NAT idle timeout, which differs between networks: measure it before raising keepalive "
+        "past a few minutes, or each silent NAT drop costs a reconnection (a TLS handshake) instead.")
+
+    out += ["", "## One broker, measured", ""]
+    out += prose(
+        "Many agents against one mosquitto 2.0 on loopback (docs/performance.md, section Fleet scale, has every "
+        "figure and how it was measured):")
+    out += ["", "| Figure | Measured |", "| --- | ---: |"]
+    reconnect, drain = results.find("fleet-reconnect", "axle"), results.find("fleet-drain", "axle")
+    if usable(broker):
+        out.append(row("vehicles connected", [f"{broker['agents']}"]))
+        out.append(row("broker CPU per vehicle", [f"{broker['broker_cpu_ms_per_vehicle_minute']:.3f} ms a minute"]))
+        out.append(row("broker memory per vehicle", [f"{broker['broker_rss_kb_per_vehicle']:.1f} KB"]))
+        out.append(row("each agent: CPU, memory", [f"{broker['agent_cpu_percent_each']:.2f} % of a core, "
+                                                   f"{broker['agent_rss_mb_median']:.1f} MB"]))
+    else:
+        out.append(row("vehicles connected", [results.why_missing("fleet-broker")]))
+    if usable(reconnect) and reconnect.get("histogram"):
+        out.append(row("after a broker outage: the busiest second's share of reconnections",
+                       [f"{100 * reconnect['max_bucket_share']:.1f} % after {reconnect['outage_seconds']:g} s down "
+                        f"(goal: at most {100 * reconnect['goal_max_bucket_share']:.0f} %)"]))
+        out.append(row("the same: median and last reconnection after the restart",
+                       [f"{seconds(reconnect['median_seconds'])}, {seconds(reconnect['last_seconds'])}"]))
+    else:
+        out.append(row("after an outage: the busiest second's share of reconnections",
+                       [results.why_missing("fleet-reconnect")]))
+    if usable(drain) and drain.get("all_drained_seconds") is not None:
+        out.append(row("the outage's backlog drained (every outbox empty)", [seconds(drain["all_drained_seconds"])]))
+    out += [""]
+    out += prose(
+        "Full jitter (docs/mqtt.md) spreads a fleet's return over up to the backoff's cap, 30 s, but not evenly. "
+        "After an outage long enough for the backoff to reach its cap, each agent is somewhere inside a delay drawn "
+        "from 0 to 30 s when the broker returns, and the time to its next attempt is what is left of that delay: "
+        "short waits are the likeliest, so the first seconds take about 2 / 30 of the fleet each (6.7 %), falling to "
+        "none at 30 s, and the median agent is back after about 9 s. The busiest second of a run also carries chance "
+        "(with a few hundred agents a second often holds a point or two more than its share). No one-second bucket "
+        "above 5 % therefore needs a longer cap (`--reconnect-cap`; about 2 / 5 % = 40 s for the expected front, "
+        "more for the chance) or a policy that spreads the return evenly, at the price of a slower return.")
+
+    out += ["", "## Scaling out: a broker cluster with Kafka behind it", ""]
+    out += prose(
+        "mosquitto is single-threaded, so one instance is bounded by one core (field reports put it near 20,000 "
+        "clients per core). A fleet beyond that connects to a clustered MQTT broker: EMQX 5 reported 100 million "
+        "connections on 23 nodes (about 5 million per node, 16,000 connects a second) and 1 million vehicles at one "
+        "message a second each with Kafka behind it (100,000 messages a second per node); HiveMQ reported 200 "
+        "million connections. The agent needs nothing special from such a cluster: MQTT 5 or 3.1.1, QoS 1, "
+        "persistent sessions, retained messages and TLS with client certificates (docs/mqtt.md); the connect rate "
+        "after an outage is what full jitter keeps within the cluster's (and a managed service's: AWS IoT Core "
+        "allows 500 CONNECTs a second per account) limit.")
+    out += [""]
+    out += prose(
+        "Behind the broker, a bridge (EMQX's Kafka data integration, HiveMQ's Kafka extension, or a few consumers of "
+        "a shared subscription) writes the vehicles' messages to Kafka topics, keyed by vehicle id so that one "
+        "vehicle's records stay in order in one partition. The MQTT topics are docs/mqtt.md's:")
+    out += ["", "| MQTT topic | Kafka topic, for example | Key | Payload |", "| --- | --- | --- | --- |",
+            "| `axle/v1/+/telemetry` | `axle.telemetry` | vehicle id | `TelemetryBatch`, protobuf + zstd "
+            "(docs/payload.md) |",
+            "| `axle/v1/+/events` | `axle.events` | vehicle id | `TelemetryBatch` holding events only |",
+            "| `axle/v1/+/status` | `axle.status` (compacted) | vehicle id | JSON `online`/`offline`, retained |",
+            "| `axle/v1/+/cmd/res/#` | `axle.command-responses` | vehicle id | command responses (docs/commands.md) |",
+            "| `axle/v1/+/features` | `axle.features` (compacted) | vehicle id | JSON feature entitlements, retained |",
+            ""]
+    out += prose(
+        "Shared subscriptions (MQTT 5, and mosquitto, EMQX and HiveMQ for 3.1.1 clients too) let several bridge "
+        "instances share one stream without each receiving every message: each subscribes to "
+        "`$share/kafka-bridge/axle/v1/+/telemetry`, and the broker hands every message to one member of the group "
+        "`kafka-bridge`. With the private broker of this page's examples and an agent driving, one member of such a "
+        "group prints what one telemetry message holds:")
+    out += ["", "<!-- example: agent city-drive -->", "```sh",
+            "mosquitto_sub -h broker -V mqttv5 -t '$share/kafka-bridge/axle/v1/+/telemetry' -C 1 -N "
+            "| .venv/bin/python examples/python/decode_telemetry.py", "```", ""]
+    out += prose(
+        "The contract a Kafka consumer decodes is docs/payload.md's: a zstd frame (or plain protobuf, or JSON, "
+        "told apart by their first bytes) holding one `TelemetryBatch` of schema version 1, with the vehicle id, "
+        "the profile, the record's sequence number, a time base and delta-encoded series per signal. Delivery is at "
+        "least once: the consumer deduplicates on (vehicle, sequence), which is also the natural idempotent key for "
+        "a sink; a gap in the sequence is either still in flight (a vehicle in a blind spot sends its backlog when "
+        "it returns, as measured above) or named by an `outbox.records_dropped` event on `…/events`. Commands go "
+        "the other way, from the backend to `axle/v1/<vehicle>/cmd/req` (docs/commands.md), through the same "
+        "cluster.")
+
+    out += ["", "## How to regenerate this page", ""]
+    out += prose(
+        "`make bench` runs the `fleet` stage (`BENCH_SKIP=fleet` leaves it out) and writes this page and "
+        "docs/performance.md from `Benchmarks/.build/results.jsonl`. The stage alone, with the static release "
+        "`axled` that bench.sh builds:")
+    out += ["", "<!-- example: skip (runs 200 agents and a broker outage for about 8 minutes; needs the static "
+            "release build) -->", "```sh",
+            "python3 scripts/bench/fleet.py .build-static/release/axled --agents 200 \\",
+            "    >> Benchmarks/.build/results.jsonl",
+            "python3 scripts/bench/performance_page.py Benchmarks/.build/results.jsonl",
+            "```", ""]
+    return "\n".join(out)
+
+
 SECTIONS = (decode_section, parse_section, replay_section, decode_cli_section, uplink_section, agent_section,
-            commands_section, reconnect_section)
+            commands_section, reconnect_section, fleet_section)
 
 
 # --------------------------------------------------------------------------
@@ -529,15 +933,16 @@ def page(results: Results) -> tuple[str, str]:
         "",
     ]
     out += prose(
-        "`make bench` (about 30 minutes on two cores: build, then every stage below) writes this page and the "
+        "`make bench` (about 40 minutes on two cores: build, then every stage below) writes this page and the "
         "README's table from `Benchmarks/.build/results.jsonl`; `python3 scripts/bench/performance_page.py "
         "Benchmarks/.build/results.jsonl` writes them again from those results. Each benchmark is pinned to one core "
         "(`BENCH_CPU`, default 1) with taskset; brokers and clients run on the other. Settings, as environment "
         "variables:")
     out.append("")
     for item in ("`BENCH_SKIP=stage,stage`: leaves stages out; their figures read \"not measured in this run\".",
-                 "`BENCH_QUICK=1`: the same as `BENCH_SKIP=agent,commands,reconnect`, the long stages and those that "
-                 "need the static `axled` (the rest takes about 5 minutes).",
+                 "`BENCH_QUICK=1`: the same as `BENCH_SKIP=agent,commands,reconnect,fleet`, the long stages and those "
+                 "that need the static `axled` (the rest takes about 5 minutes).",
+                 "`BENCH_FLEET_AGENTS` (default 200): how many agents the fleet stage runs.",
                  "`BENCH_SECONDS` (default 3): how long each decode benchmark runs."):
         out += prose("- " + item, indent="  ")
     out += ["", "| Stage | Figures | Time |", "| --- | --- | --- |"]
@@ -587,6 +992,8 @@ def main() -> None:
     parser.add_argument("results", type=Path)
     parser.add_argument("--page", type=Path, default=Path("docs/performance.md"))
     parser.add_argument("--readme", type=Path, default=Path("README.md"), help="the README whose table is rewritten")
+    parser.add_argument("--fleet-page", type=Path, default=Path("docs/fleet-scale.md"),
+                        help="the fleet cost page written from the fleet stage's results")
     args = parser.parse_args()
     lines = []
     try:
@@ -600,10 +1007,12 @@ def main() -> None:
                                  "a benchmark printed something else on standard output")
     except OSError as error:
         sys.exit(f"performance_page: cannot read {args.results}: {error.strerror}; run make bench first")
-    text, table = page(Results(lines))
+    results = Results(lines)
+    text, table = page(results)
     args.page.write_text(text)
+    args.fleet_page.write_text(fleet_page(results))
     rewrite_readme(args.readme, table)
-    print(f"performance_page: wrote {args.page} and the table in {args.readme}", file=sys.stderr)
+    print(f"performance_page: wrote {args.page}, {args.fleet_page} and the table in {args.readme}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 
 Tests/Resources/bench/results-fixture.jsonl holds one line of every kind the bench scripts print, in their own
 formats (the cantools lines were captured from cantools_bench.py; the others follow the code that prints them); its
-figures are made up, close to a real run's.
+figures are made up, close to a real run's. The fleet stage's lines (scripts/bench/fleet.py) are in
+scripts/bench/fleet-results-fixture.jsonl beside this file, captured from a short run of fleet.py.
 """
 
 import json
@@ -19,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.abspath(os.path.join(HERE, "..", ".."))
 GENERATOR = os.path.join(HERE, "performance_page.py")
 FIXTURE = os.path.join(REPOSITORY, "Tests", "Resources", "bench", "results-fixture.jsonl")
+FLEET_FIXTURE = os.path.join(HERE, "fleet-results-fixture.jsonl")
 
 sys.path.insert(0, HERE)
 import performance_page  # noqa: E402
@@ -27,8 +29,11 @@ README = f"# A project\n\nBefore.\n\n{performance_page.README_BEGIN}\nplaceholde
 
 
 def fixture_lines() -> list[dict]:
-    with open(FIXTURE) as source:
-        return [json.loads(line) for line in source if line.strip()]
+    lines = []
+    for path in (FIXTURE, FLEET_FIXTURE):
+        with open(path) as source:
+            lines += [json.loads(line) for line in source if line.strip()]
+    return lines
 
 
 class Generated:
@@ -44,11 +49,17 @@ class Generated:
         with open(self.readme_path, "w") as out:
             out.write(readme)
         self.page_path = os.path.join(folder, "performance.md")
+        self.fleet_page_path = os.path.join(folder, "fleet-scale.md")
         self.run = subprocess.run([sys.executable, GENERATOR, self.results, "--page", self.page_path,
-                                   "--readme", self.readme_path], capture_output=True, text=True, timeout=60)
+                                   "--readme", self.readme_path, "--fleet-page", self.fleet_page_path],
+                                  capture_output=True, text=True, timeout=60)
 
     def page(self) -> str:
         with open(self.page_path) as source:
+            return source.read()
+
+    def fleet_page(self) -> str:
+        with open(self.fleet_page_path) as source:
             return source.read()
 
     def readme(self) -> str:
@@ -92,13 +103,14 @@ class PerformancePageTests(unittest.TestCase):
         self.assertEqual(second.run.returncode, 0, second.run.stderr)
         self.assertEqual(first.page(), second.page())
         self.assertEqual(first.readme(), second.readme())
+        self.assertEqual(first.fleet_page(), second.fleet_page())
 
     def test_every_figure_of_a_full_run_is_on_the_page_with_how_and_against_what(self):
         page = self.generate(fixture_lines()).page()
         sections = re.findall(r"^## \d+\. (.+)$", page, re.MULTILINE)
         self.assertEqual(sections, ["Decoding frames", "Parsing a DBC", "Replaying a log", "The decode command",
                                     "Outbox and uplink", "The whole agent", "Remote commands",
-                                    "Reconnecting after a broker outage"])
+                                    "Reconnecting after a broker outage", "Fleet scale"])
         for section in page.split("\n## ")[4:]:
             self.assertIn("\nWhat: ", section)
             self.assertIn("\nHow: ", section)
@@ -179,16 +191,74 @@ class PerformancePageTests(unittest.TestCase):
         other[0] = {**lines[0], "cpu_model": "AMD EPYC 7B13", "cores": 4, "kernel": "6.12.0", "date": "2027-01-02 10:00 UTC",
                     "load_average": "1.20"}
         first, second = self.generate(lines), self.generate(other)
-        for a, b in ((first.page(), second.page()), (first.readme(), second.readme())):
+        for a, b in ((first.page(), second.page()), (first.readme(), second.readme()),
+                     (first.fleet_page(), second.fleet_page())):
             self.assertNotEqual(a, b)
             a_lines, b_lines = a.splitlines(), b.splitlines()
             self.assertEqual(len(a_lines), len(b_lines))
             for line_a, line_b in zip(a_lines, b_lines):
-                if line_a == line_b or line_a.startswith(("Machine: ", "Software: ", "Date: ",
+                if line_a == line_b or line_a.startswith(("Machine: ", "Software: ", "Date: ", "Run: ",
                                                           "Measured by `make bench` on ")):
                     continue
                 self.assertTrue(line_a.startswith("| "), f"a line that is not a figure changed: {line_a!r}")
                 self.assertEqual(table_rows(line_a)[0][0], table_rows(line_b)[0][0], "a figure's name changed")
+
+    def test_the_fleet_rows_are_on_the_performance_page(self):
+        rows = {row[0]: row for row in table_rows(self.generate(fixture_lines()).page())}
+        self.assertEqual(rows[performance_page.FLEET_RECONNECT_FIGURE][1:3], ["30.0 %", "5 % (the goal)"])
+        self.assertIn("1 run: 10 agents, the broker down for 10 s; second 0 after the restart",
+                      rows[performance_page.FLEET_RECONNECT_FIGURE][4])
+        self.assertEqual(rows["the same: first, median, p90 and last CONNECT after the restart"][1],
+                         "0.306 s, 1.19 s, 11.8 s, 15.1 s")
+        self.assertEqual(rows["the same: reconnections in each second after the restart, from second 0"][1],
+                         "3 2 0 0 0 0 0 0 0 0 1 3 0 0 0 1")
+        self.assertEqual(rows[performance_page.FLEET_DRAIN_FIGURE][1], "15.2 s")
+        self.assertIn("median 0.150 s, longest 0.240 s", rows[performance_page.FLEET_DRAIN_FIGURE][4])
+        self.assertEqual(rows[performance_page.FLEET_BROKER_CPU_FIGURE][1], "5.999 ms per minute")
+        self.assertEqual(rows[performance_page.FLEET_BROKER_RSS_FIGURE][1], "6.8 KB")
+        self.assertEqual(rows[performance_page.fleet_wire_figure("demo-sedan")][1], "0.449 MB")
+        self.assertEqual(rows[performance_page.fleet_wire_figure("fleet-truck-j1939")][1], "0.391 MB")
+        self.assertIn("a TLS connection 5.40 KB", rows[performance_page.fleet_wire_figure("demo-sedan")][4])
+
+    def test_the_fleet_page_month_is_its_formula_applied_to_the_measured_sizes(self):
+        lines = fixture_lines()
+        rows = {row[0]: row[1:] for row in table_rows(self.generate(lines).fleet_page())}
+        ping = next(line for line in lines if line["benchmark"] == "fleet-keepalive")["bytes_per_ping"]
+        for column, (profile, scenario, _) in enumerate(performance_page.FLEET_PROFILES):
+            wire = next(line for line in lines if line["benchmark"] == "fleet-wire" and line["profile"] == profile
+                        and line["scenario"] == scenario and line["batch_seconds"] == 5)
+            driving, connections = performance_page.FLEET_USAGE[profile]
+            # 30 s keepalive: 120 exchanges in every hour not driving.
+            expected = driving * wire["bytes_per_hour"] + (720 - driving) * 120 * ping + \
+                connections * wire["connect_bytes"]
+            self.assertEqual(rows["bytes a vehicle-month"][column], performance_page.megabytes(expected))
+            self.assertEqual(rows["cellular data at $0.03/MB"][column], performance_page.dollars(expected / 1e6 * 0.03))
+            # Every fixture payload is under 5 KB: one billed message per 5 s batch, and a birth per connection.
+            self.assertEqual(rows["messages AWS IoT Core bills a month"][column], f"{driving * 720 + connections:,}")
+            self.assertEqual(rows["a keepalive exchange (PINGREQ, PINGRESP, ACK)"][column], "168 B")
+            # The 30 s keepalive row and the 120-connections row are the month above.
+            self.assertTrue(rows["30 s"][column + 1].startswith(performance_page.megabytes(expected) + ", "))
+            self.assertTrue(rows["120"][column].startswith(performance_page.megabytes(expected) + ", "))
+
+    def test_a_skipped_fleet_stage_is_named_on_both_pages(self):
+        lines = [line for line in fixture_lines() if performance_page.STAGE_OF.get(line["benchmark"]) != "fleet"]
+        lines[0] = {**lines[0], "skipped": "fleet"}
+        generated = self.generate(lines)
+        self.assertEqual(generated.run.returncode, 0, generated.run.stderr)
+        skipped = "not measured in this run (skipped: stage fleet, BENCH_SKIP)"
+        rows = {row[0]: row[1] for row in table_rows(generated.page())}
+        for name in (performance_page.FLEET_RECONNECT_FIGURE, performance_page.FLEET_DRAIN_FIGURE,
+                     performance_page.FLEET_BROKER_CPU_FIGURE, performance_page.fleet_wire_figure("demo-sedan"),
+                     performance_page.fleet_wire_figure("fleet-truck-j1939")):
+            self.assertEqual(rows[name], skipped)
+        fleet = generated.fleet_page()
+        fleet_rows = {row[0]: row[1:] for row in table_rows(fleet)}
+        self.assertEqual(fleet_rows["bytes a vehicle-month"], [skipped, skipped])
+        self.assertEqual(fleet_rows["1 s"], [skipped, skipped])
+        self.assertIn(f"Run: {skipped}.", fleet)
+        # What does not depend on a run is still there: the formula and scaling out.
+        self.assertIn("bytes    = D × driving_bytes_per_hour", fleet)
+        self.assertIn("`$share/kafka-bridge/axle/v1/+/telemetry`", fleet)
 
     def test_a_readme_without_the_markers_is_an_error_that_says_what_to_add(self):
         generated = self.generate(fixture_lines(), readme="# A project\n")
