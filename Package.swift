@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "RemoteCommands", targets: ["RemoteCommands"]),
         .library(name: "CommandStore", targets: ["CommandStore"]),
         .library(name: "AgentCore", targets: ["AgentCore"]),
+        .library(name: "Diagnostics", targets: ["Diagnostics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -92,6 +93,9 @@ let package = Package(
             name: "AgentCore",
             dependencies: ["AxleBase", "CANFrames", "DBC", "FirmwareProfile", "Collection", "RemoteCommands"]
         ),
+        // Vehicle diagnostics as pure protocol logic, no C module and no clock of its own: ISO-TP segmentation and
+        // reassembly (docs/diagnostics.md). The socket glue sits with the CAN code.
+        .target(name: "Diagnostics"),
         // The agent's pipeline: sources → decoder → collection → outbox → uplink, its configuration and control.
         .target(
             name: "AxleAgent",
@@ -159,6 +163,7 @@ let package = Package(
         .testTarget(
             name: "AgentCoreTests",
             dependencies: ["AgentCore", "AxleBase", "CANFrames", "Collection", "FirmwareProfile", "RemoteCommands"]),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CANFrames", "AxleTestSupport"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["Collection", "FirmwareProfile", "DBC"]),
