@@ -9,7 +9,7 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: C libraries the Swift targets link against, and the real peers the tests use.
 debs=(pkg-config libsqlite3-dev libmosquitto-dev libsocketcan-dev libzstd-dev libssl-dev
-      mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv systemd)
+      mosquitto mosquitto-clients can-utils user-mode-linux kmod iproute2 openssl python3-venv systemd gpsd)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian enables gpsd's socket on 127.0.0.1:2947 when systemd runs; the tests start private gpsds of their own
+  # (Tests/Resources/gnss), and an agent on this machine should not find a system gpsd nobody asked for.
+  if [[ " ${missing[*]} " == *" gpsd "* ]] && [ -d /run/systemd/system ]; then
+    sudo_if_needed systemctl disable --now gpsd.socket gpsd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # Python reference tools, pinned: cantools is the reference decoder of the differential test.

@@ -22,6 +22,8 @@ public struct StatusReport: Sendable, Equatable {
     public var uplink: UplinkStatus
     public var outbox: OutboxReport
     public var collection: CollectionStatus
+    /// The GNSS receiver; nil when the profile reads none.
+    public var location: LocationReport?
     /// The most recent errors, newest first (at most `maximumLastErrors`; the initializer keeps the newest).
     public var lastErrors: [RecentError]
 
@@ -29,7 +31,7 @@ public struct StatusReport: Sendable, Equatable {
     public init(
         version: String, profile: String, firmware: String, vehicleID: String, pid: Int32, uptimeSeconds: Double,
         dataDirectory: String, buses: [BusStatus], uplink: UplinkStatus, outbox: OutboxReport,
-        collection: CollectionStatus, lastErrors: [RecentError]
+        collection: CollectionStatus, lastErrors: [RecentError], location: LocationReport? = nil
     ) {
         self.version = version
         self.profile = profile
@@ -42,12 +44,13 @@ public struct StatusReport: Sendable, Equatable {
         self.uplink = uplink
         self.outbox = outbox
         self.collection = collection
+        self.location = location
         self.lastErrors = Array(lastErrors.prefix(Self.maximumLastErrors))
     }
 
     /// The report as sent on the socket and printed by `axle status --json`.
     public func toJSON() -> JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("version", .string(version)),
             ("profile", .string(profile)),
             ("firmware", .string(firmware)),
@@ -59,8 +62,10 @@ public struct StatusReport: Sendable, Equatable {
             ("uplink", uplink.toJSON()),
             ("outbox", outbox.toJSON()),
             ("collection", collection.toJSON()),
-            ("last_errors", .array(lastErrors.map { $0.toJSON() })),
-        ])
+        ]
+        if let location { members.append(("location", location.toJSON())) }
+        members.append(("last_errors", .array(lastErrors.map { $0.toJSON() })))
+        return .object(members)
     }
 
     /// Reads a report; the error names the field that does not fit.
@@ -78,7 +83,8 @@ public struct StatusReport: Sendable, Equatable {
             uplink: try UplinkStatus(reader: try reader.object("uplink")),
             outbox: try OutboxReport(reader: try reader.object("outbox")),
             collection: try CollectionStatus(reader: try reader.object("collection")),
-            lastErrors: try reader.objects("last_errors", RecentError.init(reader:)))
+            lastErrors: try reader.objects("last_errors", RecentError.init(reader:)),
+            location: reader.optionalValue("location") == nil ? nil : try LocationReport(reader: try reader.object("location")))
     }
 }
 

@@ -81,6 +81,9 @@ public enum Agent {
         let status = StatusMessages(topics: topics, profile: profile.name)
         mqtt.will = status.offline(reason: "connection lost")
         let wakeup = PipelineWakeup()
+        // Values from elsewhere than the buses (the GNSS receiver), for the pipeline thread that owns the engine;
+        // each offer wakes it, so that they are collected without waiting for a frame.
+        let externalSamples = ExternalSampleInbox { wakeup.signal() }
         // The source before the client: a replay file that cannot be read (or an unknown scenario) is a
         // configuration error found before the agent announces itself online to the broker.
         let simulatorCommands = SimulatorCommandQueue()
@@ -161,6 +164,7 @@ public enum Agent {
                     frames.removeAll(keepingCapacity: true)
                     let more = try source.next(into: &frames, until: .infinity)
                     pipeline.process(frames)
+                    pipeline.ingest(external: externalSamples.takeAll())
                     pipeline.publishLiveValues(to: liveValues)
                     pipeline.tick(wallSeconds: monotonicSeconds())
                     pipelineTurns.add(1, ordering: .relaxed)
@@ -169,11 +173,21 @@ public enum Agent {
             } catch {
                 log(.error, "source", "\(error)")
             }
+            pipeline.ingest(external: externalSamples.takeAll())
             pipeline.finish()
             state.markSourceEnded()
             finalCounters.withLock { $0 = pipeline.counters }
             log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
         })
+
+        // The receiver after the pipeline, so stopped before it: its last samples are still collected.
+        if configuration.gpsd != nil, case .replay = configuration.source {
+            // A replay's frames carry the log's clock; live receiver values stamped now would not fit between them.
+            log(.notice, "location", "a replay runs without the GNSS receiver: its frames keep the log's clock")
+        } else if let gpsd = configuration.gpsd {
+            services.start(GPSDLocationService(
+                host: gpsd.host, port: gpsd.port, profile: profile, inbox: externalSamples, state: state, log: log))
+        }
 
         // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
         // publishes. Journal writes, entitlement saves and command frames happen on this service's thread.

@@ -40,13 +40,17 @@ public struct AgentConfiguration: Sendable {
     public var controlSocketGroup: String
     /// Backend public keys that may sign remote commands, key ids no longer trusted, and the command limits.
     public var commands: CommandSettings
+    /// Where gpsd listens: the profile's `[location] gpsd`, or `--gpsd` / `[location] gpsd` of the configuration;
+    /// nil when the profile has no `[location]` (no location service runs).
+    public var gpsd: GPSDAddress?
 
     public init(
         vehicleID: String, profile: FirmwareProfile, canInterfaces: [String: String] = [:], source: FrameSourceKind,
         dataDirectory: String, outboxCapBytes: Int64 = AgentConfiguration.defaultOutboxCapBytes, mqtt: MQTTConfiguration,
         topicPrefix: String = "axle/v1", uplink: UplinkPolicy = .standard, payloadFormat: PayloadFormat = .protobufZstd,
         exitWhenDrained: Bool = false, watchLink: Bool = true, logLevel: LogLevel = .info,
-        controlSocketPath: String? = nil, controlSocketGroup: String = "axle", commands: CommandSettings = CommandSettings()
+        controlSocketPath: String? = nil, controlSocketGroup: String = "axle", commands: CommandSettings = CommandSettings(),
+        gpsd: GPSDAddress? = nil
     ) {
         self.vehicleID = vehicleID
         self.profile = profile
@@ -64,6 +68,7 @@ public struct AgentConfiguration: Sendable {
         self.controlSocketPath = controlSocketPath
         self.controlSocketGroup = controlSocketGroup
         self.commands = commands
+        self.gpsd = gpsd ?? profile.location.map { GPSDAddress(host: $0.host, port: $0.port) }
     }
 
     /// The outbox's own default (docs/outbox.md gives how many hours of the demo profile it holds).
@@ -83,4 +88,15 @@ public struct CommandSettings: Sendable, Equatable {
     public var burst: Int = 10
 
     public init() {}
+}
+
+/// gpsd's TCP address.
+public struct GPSDAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
 }

@@ -66,7 +66,19 @@ struct AgentControlService: ControlHandler {
                 rulesEnabled: collectionRules.filter(\.enabled).count, rulesTotal: collectionRules.count,
                 eventsEnabled: events.filter(\.enabled).count, eventsTotal: events.count,
                 eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
-            lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) })
+            lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) },
+            location: state.locationStatus.map(Self.locationReport))
+    }
+
+    static func locationReport(_ status: LocationStatus) -> LocationReport {
+        LocationReport(
+            gpsd: status.gpsd, connected: status.connected, receiver: status.receiver, mode: status.mode,
+            satellitesUsed: status.satellitesUsed, satellitesSeen: status.satellitesSeen,
+            lastFix: status.lastFix.map {
+                LocationReport.Fix(
+                    latitude: $0.latitude, longitude: $0.longitude, altitude: $0.altitude, mode: $0.mode, gpsTime: $0.gpsTime,
+                    ageSeconds: max(0, monotonicSeconds() - $0.receivedMonotonicSeconds))
+            })
     }
 
     /// A bus as `axle status` shows it: the controller's state where the driver reports one, frames per second over
@@ -106,7 +118,7 @@ struct AgentControlService: ControlHandler {
             return SignalValue(
                 name: entry.name, value: live?.value, label: live?.value.flatMap { label(of: $0, signal: index) },
                 unit: entry.unit, ageSeconds: live.map { Double(snapshot.nowMicros - $0.timeMicros) / 1e6 + age },
-                bus: entry.bus, source: "\(entry.message).\(entry.signal)", availability: live?.availability.name)
+                bus: entry.bus, source: entry.sourceDescription, availability: live?.availability.name)
         }
         return SignalsReport(signals: signals)
     }

@@ -41,6 +41,8 @@ public struct AgentSettings: Sendable {
     public var payloadFormat = "protobuf-zstd"
     public var controlSocket: String?
     public var controlGroup = "axle"
+    /// gpsd's address, over the profile's `[location] gpsd` (`HOST:PORT`).
+    public var gpsd: String?
     /// `[commands]`: trust keys (paths resolved against the configuration file), revocations, limits.
     public var commands = CommandSettings()
     /// Where the frames come from: flags only (`--simulate`, `--replay`); SocketCAN otherwise.
@@ -119,6 +121,11 @@ public struct AgentSettings: Sendable {
             if let value = control.string("socket") { controlSocket = value }
             if let value = control.string("group") { controlGroup = value }
             control.finish()
+        }
+        if let location = root.table("location") {
+            noteSources(of: location, section: "location", path: path)
+            if let value = location.string("gpsd") { gpsd = value }
+            location.finish()
         }
         if let commands = root.table("commands") {
             noteSources(of: commands, section: "commands", path: path)
@@ -248,6 +255,14 @@ public struct AgentSettings: Sendable {
         if !(commands.ratePerSecond > 0 && commands.ratePerSecond.isFinite) {
             problems.append(problem("rate-limit", "must be above 0 (commands per second, default 2)"))
         }
+        var gpsdAddress: GPSDAddress?
+        if let gpsd {
+            if let address = LocationSource.address(gpsd) {
+                gpsdAddress = GPSDAddress(host: address.host, port: address.port)
+            } else {
+                problems.append(problem("gpsd", "is not an address: give HOST:PORT, such as 127.0.0.1:2947 (gpsd's default)"))
+            }
+        }
         if commands.burst < 1 { problems.append(problem("burst", "must be at least 1 (commands at once, default 10)")) }
         for keyID in commands.revokedKeyIDs where keyID.isEmpty || UntrustedText.printable(keyID) != keyID {
             problems.append(problem("revoked-keys", "holds \(UntrustedText.quoted(keyID)), which is not a key id: give ids as 'axle-fleet keygen' prints them"))
@@ -305,6 +320,9 @@ public struct AgentSettings: Sendable {
             let known = loaded.buses.map(\.name).joined(separator: ", ")
             problems.append(problem("can.\(bus)", "names a bus the profile \(loaded.name) does not have; its buses: \(known)"))
         }
+        if gpsd != nil, loaded.location == nil {
+            problems.append(problem("gpsd", "is given, but the profile \(loaded.name) has no [location]: nothing would be read from gpsd (docs/location.md says how to add one)"))
+        }
         if source == .socketCAN {
             let unmapped = loaded.buses.map(\.name).filter { can[$0] == nil }
             if !unmapped.isEmpty {
@@ -338,7 +356,7 @@ public struct AgentSettings: Sendable {
             outboxCapBytes: outboxCapBytes ?? AgentConfiguration.defaultOutboxCapBytes, mqtt: mqtt,
             topicPrefix: topicPrefix, uplink: uplink, payloadFormat: format, exitWhenDrained: exitWhenDrained,
             logLevel: level, controlSocketPath: controlSocket ?? Self.defaultControlSocket(),
-            controlSocketGroup: controlGroup, commands: commands)
+            controlSocketGroup: controlGroup, commands: commands, gpsd: gpsdAddress)
     }
 
     /// What is wrong with the broker address `url`, without the address itself (the message shows it, escaped and

@@ -1,3 +1,4 @@
+import AgentCore
 import AxleBase
 import DBC
 import Synchronization
@@ -43,6 +44,8 @@ final class AgentState: Sendable {
         /// Frames from an interface that no logical bus is mapped to.
         var unroutedFrames = 0
         var decodedSignals = 0
+        /// Values from elsewhere than a bus (the GNSS receiver) given to the collection engine.
+        var externalSamples = 0
         var eventsTriggered = 0
         var recorder = TelemetryRecorder.Statistics()
     }
@@ -72,6 +75,7 @@ final class AgentState: Sendable {
     private let events = Mutex<[EventRecord]>([])
     private let problems = Mutex<[Problem]>([])
     private let ruleChanges = Mutex<[RuleChange]>([])
+    private let location = Mutex<LocationStatus?>(nil)
 
     var current: Snapshot { snapshot.withLock { $0 } }
 
@@ -85,6 +89,13 @@ final class AgentState: Sendable {
             $0.takenAt = now
             $0.rules = rules
         }
+    }
+
+    /// The GNSS receiver as the location service last saw it; nil when the profile has no `[location]`.
+    var locationStatus: LocationStatus? { location.withLock { $0 } }
+
+    func publishLocation(_ status: LocationStatus) {
+        location.withLock { $0 = status }
     }
 
     func markSourceEnded() {

@@ -18,11 +18,16 @@ final class Pipeline {
     struct BusRoute {
         let name: String
         let decoder: CompiledDecoder
-        let catalogIndex: [Int32]
+        /// Changed only when the receiver takes a signal over from the bus or gives it back (`[location] prefer`).
+        var catalogIndex: [Int32]
         let acceptsEveryValue: [Bool]
     }
 
-    let routes: [BusRoute]
+    private(set) var routes: [BusRoute]
+    /// Which source feeds a signal both a bus and the receiver give; per such catalog signal, where the bus's
+    /// decoders map it (route, compiled signal), so that it can be silenced and restored.
+    private var arbiter: LocationArbiter
+    private let busPositions: [Int: [(route: Int, signal: Int)]]
     /// OS interface name → bus index. Frames from a source with one bus need no lookup.
     private let busByInterface: [String: Int]
     private let engine: CollectionEngine
@@ -57,6 +62,14 @@ final class Pipeline {
             routes.append(BusRoute(name: bus.name, decoder: decoder, catalogIndex: catalogIndex, acceptsEveryValue: acceptsEveryValue))
         }
         self.routes = routes
+        var busPositions: [Int: [(route: Int, signal: Int)]] = [:]
+        for (routeIndex, route) in routes.enumerated() {
+            for (signal, catalog) in route.catalogIndex.enumerated() where catalog >= 0 && profile.catalog[Int(catalog)].location != nil {
+                busPositions[Int(catalog), default: []].append((routeIndex, signal))
+            }
+        }
+        self.busPositions = busPositions
+        self.arbiter = LocationArbiter(profile: profile)
         var busByInterface: [String: Int] = [:]
         for (index, bus) in profile.buses.enumerated() {
             if let interface = interfaces[bus.name] { busByInterface[interface] = index }
@@ -128,6 +141,34 @@ final class Pipeline {
         if newest != .min { engine.advance(toMicros: newest) }
         collectOutput()
         if newest != .min { recorder.advance(frameMicros: newest) }
+    }
+
+    /// Values that came from elsewhere than a bus (the GNSS receiver), stamped on the agent's clock: collected like
+    /// decoded signals, then the clock advances to the newest so that a parked car's position is sent without a frame.
+    func ingest(external samples: [ExternalSample]) {
+        guard !samples.isEmpty else { return }
+        var newest = Int64.min
+        for sample in samples {
+            let decision = arbiter.decide(sample)
+            if let silence = decision.silenceBus {
+                for position in busPositions[sample.catalogIndex] ?? [] {
+                    routes[position.route].catalogIndex[position.signal] = silence ? -1 : Int32(sample.catalogIndex)
+                }
+            }
+            guard decision.ingest else { continue }
+            if let value = sample.value {
+                engine.ingest(signal: sample.catalogIndex, timeMicros: sample.timeMicros, value: value)
+            } else {
+                // The fix is lost: unknown to conditions from now on, a "not available" marker instead of a sample.
+                engine.ingestNotReading(signal: sample.catalogIndex, timeMicros: sample.timeMicros, availability: .notAvailable)
+            }
+            statistics.externalSamples += 1
+            newest = max(newest, sample.timeMicros)
+        }
+        guard newest != .min else { return }
+        engine.advance(toMicros: newest)
+        collectOutput()
+        recorder.advance(frameMicros: newest)
     }
 
     @inline(__always)

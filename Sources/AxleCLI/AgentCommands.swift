@@ -370,6 +370,37 @@ extension Result {
 
 /// The agent's reports as text for people.
 enum AgentText {
+    /// `3D fix, 9 of 14 satellites, 48.137154, 11.576124, 519 m (0.4s ago) from gpsd 127.0.0.1:2947`; without a fix,
+    /// the last good position and its age.
+    static func locationSummary(_ location: LocationReport) -> String {
+        guard location.connected else {
+            return "gpsd \(shown(location.gpsd)) not reachable" + lastPosition(location, prefix: "; last position ")
+        }
+        var out = location.mode >= 2 ? "\(location.modeName) fix" : location.modeName
+        if let used = location.satellitesUsed {
+            out += ", \(used)" + (location.satellitesSeen.map { " of \($0)" } ?? "") + " satellites"
+        }
+        if location.receiver == nil { out += ", no receiver" }
+        out += lastPosition(location, prefix: location.mode >= 2 ? ", " : "; last position ")
+        return out + " from gpsd \(shown(location.gpsd))"
+    }
+
+    private static func lastPosition(_ location: LocationReport, prefix: String) -> String {
+        guard let fix = location.lastFix else { return location.mode >= 2 ? "" : "; no position yet" }
+        var out = prefix + String(format6(fix.latitude)) + ", " + format6(fix.longitude)
+        if let altitude = fix.altitude { out += ", \(Int(altitude.rounded())) m" }
+        return out + " (\(duration(fix.ageSeconds)) ago)"
+    }
+
+    /// Six decimals: about 0.1 m, what a receiver resolves.
+    private static func format6(_ value: Double) -> String {
+        let scaled = (value * 1_000_000).rounded()
+        let sign = scaled < 0 ? "-" : ""
+        let magnitude = Int64(abs(scaled))
+        let fraction = String(magnitude % 1_000_000)
+        return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+    }
+
     static func status(_ report: StatusReport, nowMillis: Int64) -> String {
         var out = "axled \(shown(report.version)) (pid \(report.pid)), up \(duration(report.uptimeSeconds))\n"
         out += "profile     \(shown(report.profile)) (firmware \(shown(report.firmware))), vehicle \(shown(report.vehicleID))\n"
@@ -399,6 +430,7 @@ enum AgentText {
         out += "collection  \(collection.rulesEnabled) of \(collection.rulesTotal) rules and "
             + "\(collection.eventsEnabled) of \(collection.eventsTotal) events enabled, "
             + "\(collection.eventsTriggered) event\(collection.eventsTriggered == 1 ? "" : "s") triggered\n"
+        if let location = report.location { out += "location    " + locationSummary(location) + "\n" }
         out += "outbox      " + outboxSummary(report.outbox)
         out += formatTable(classTable(report.outbox))
 

@@ -113,6 +113,9 @@ struct AxledCommand: ParsableCommand {
     @Option(name: .customLong("payload-format"), help: "Telemetry payload: protobuf-zstd (default), protobuf or json (debugging).")
     var payloadFormat: String?
 
+    @Option(help: ArgumentHelp("gpsd's address, over the profile's [location] gpsd.", valueName: "host:port"))
+    var gpsd: String?
+
     @Option(name: .customLong("log-level"), help: "error, warning, notice, info (default) or debug.")
     var logLevel: String?
 
@@ -215,6 +218,7 @@ struct AxledCommand: ParsableCommand {
         if awsIoT { settings.awsIoT = true }
         lay("--payload-format", payloadFormat, \.payloadFormat, key: "payload-format")
         lay("--log-level", logLevel, \.logLevel, key: "log-level")
+        layOptional("--gpsd", gpsd, \.gpsd, key: "gpsd")
         return settings
     }
 

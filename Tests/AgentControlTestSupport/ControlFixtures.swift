@@ -42,7 +42,14 @@ public enum Fixtures {
         lastErrors: [
             RecentError(timeMillis: 1_767_225_590_000, component: "uplink", message: "connection lost: keepalive timeout"),
             RecentError(timeMillis: 1_767_225_500_000, component: "can0", message: "controller entered error-passive"),
-        ])
+        ],
+        // The receiver lost its fix 42 s ago: the last good position stays, with its age and the receiver's own time.
+        location: LocationReport(
+            gpsd: "127.0.0.1:2947", connected: true, receiver: "/dev/ttyACM0", mode: 1, satellitesUsed: 3,
+            satellitesSeen: 11,
+            lastFix: LocationReport.Fix(
+                latitude: 48.137154, longitude: 11.576124, altitude: 519.25, mode: 3, gpsTime: "2029-07-21T13:56:51.997Z",
+                ageSeconds: 42.5)))
 
     public static let signals = SignalsReport(signals: [
         SignalValue(

@@ -36,9 +36,9 @@ struct AgentDaemonTests {
         #expect(agent.wait(timeoutSeconds: 5) == 0)
         #expect(notify.waitFor("STOPPING=1", timeout: 1))
         #expect(harness.log().contains("ready in"))
-        // All seven services (mqtt, link watcher, drainer, pipeline, commands, control socket, watchdog) stopped
-        // within the one shutdown budget (docs/architecture.md).
-        #expect(harness.log().contains("stopped 7 services in"), "\(harness.log())")
+        // All eight services (mqtt, link watcher, drainer, pipeline, location, commands, control socket, watchdog)
+        // stopped within the one shutdown budget (docs/architecture.md); the demo profile reads gpsd.
+        #expect(harness.log().contains("stopped 8 services in"), "\(harness.log())")
         #expect(!harness.log().contains("did not stop within the shutdown budget"), "\(harness.log())")
     }
 

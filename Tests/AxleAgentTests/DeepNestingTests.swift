@@ -43,6 +43,6 @@ struct DeepNestingTests {
             ],
             stderrPath: harness.directory + "/axled-0.log")
         #expect(agent.wait(timeoutSeconds: 10) == 1, "\(harness.log().prefix(500))")
-        #expect(harness.log().contains("profile.toml:145: error: in 'when' at character 33: nesting deeper than 32 levels"), "\(harness.log().prefix(500))")
+        #expect(harness.log().contains("profile.toml:172: error: in 'when' at character 33: nesting deeper than 32 levels"), "\(harness.log().prefix(500))")
     }
 }

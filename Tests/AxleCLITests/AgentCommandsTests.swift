@@ -31,6 +31,7 @@ struct AgentCommandsTests {
         #expect(out.contains("uplink      connected to mqtts://broker.example.com:8883 since 2025-12-31 23:50:00Z; 5000 published, 4996 acknowledged, 4 in flight"))
         #expect(out.contains("last error: connection lost: keepalive timeout"))
         #expect(out.contains("collection  5 of 6 rules and 2 of 3 events enabled, 12 events triggered"))
+        #expect(out.contains("location    no fix, 3 of 11 satellites; last position 48.137154, 11.576124, 519 m (43s ago) from gpsd 127.0.0.1:2947\n"), "\(out)")
         #expect(out.contains("outbox      1.3 MiB of 256 MiB, 129 records waiting, oldest 12m 34s, 43 dropped, 1 refused while full, 1 dead letter"))
         let telemetry = try #require(lines.first { $0.hasPrefix("telemetry ") })
         #expect(telemetry.split(separator: " ") == ["telemetry", "120", "93.8", "KiB", "12m", "34s", "40", "0"])

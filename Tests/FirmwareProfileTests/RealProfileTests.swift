@@ -20,7 +20,9 @@ struct RealProfileTests {
     func demoSedan() throws {
         let profile = try ProfileLoader.load(directory: Self.root + "/demo-sedan")
         #expect(profile.buses.map(\.name) == ["body"])
-        #expect(profile.catalog.count == 28)
+        #expect(profile.catalog.count == 33, "28 from the bus, 5 from the GNSS receiver only")
+        #expect(profile.location?.prefer == .gpsd && profile.location?.port == 2947)
+        #expect(profile.catalogSignal(named: "Vehicle.CurrentLocation.Latitude")?.location == .latitude, "the bus's, and the receiver's while it has a fix")
         #expect(profile.catalog.allSatisfy { ProfileLoader.isVSSName($0.name) })
         let ect = try #require(profile.catalogSignal(named: "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"))
         #expect(ect.message == "EngineStatus" && ect.signal == "CoolantTemp" && ect.unit == "celsius")
