@@ -198,6 +198,31 @@ struct LocationAgentTests {
         #expect(Self.stop(agent) == 0, "\(harness.log())")
     }
 
+    @Test("no CAN frame at all (the bus's interface does not exist): the receiver's positions are still published")
+    func positionsWithoutAnyFrame() throws {
+        let broker = try MosquittoBroker()
+        let gpsd = try GPSDReplay(log: "telit-he910.log")
+        let harness = try AgentHarness(vehicleID: "gnss-parked")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/gnss-parked/telemetry"])
+        let agent = try ChildProcess(
+            executable: AgentHarness.axled,
+            arguments: [
+                "--profile", try Self.receiverOnlyProfile(in: harness.directory), "--vehicle-id", harness.vehicleID,
+                "--data-dir", harness.dataDirectory, "--broker", broker.url, "--control-socket", harness.controlSocket,
+                "--can", "body=axlenone0", "--telemetry-batch", "1", "--gpsd", "127.0.0.1:\(gpsd.port)",
+            ],
+            stderrPath: harness.directory + "/axled-0.log")
+        defer { _ = Self.stop(agent) }
+        gpsd.feed(every: 0.02, loop: true)
+        let arrived = waitUntil(timeoutSeconds: 40, pollSeconds: 0.2) { Published(subscriber).values(Self.latitude).count >= 3 }
+        #expect(arrived, "no position without frames; \(harness.log())")
+        let published = Published(subscriber)
+        #expect(published.values("Vehicle.Speed").isEmpty, "no bus, no speed")
+        #expect(Self.matches(published.values(Self.latitude)[0].value, published.values(Self.longitude)[0].value, gpsd.fixes))
+        #expect(Self.stop(agent) == 0, "\(harness.log())")
+    }
+
     @Test("gpsd absent at start: a notice, CAN collection as usual, positions once gpsd appears")
     func gpsdAbsentAtStart() throws {
         let broker = try MosquittoBroker()
