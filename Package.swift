@@ -109,7 +109,7 @@ let package = Package(
             name: "AxleCLI",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TOML", "FirmwareProfile", "AgentControl",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Diagnostics", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

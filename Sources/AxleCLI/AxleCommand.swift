@@ -16,7 +16,7 @@ public struct AxleCommand: ParsableCommand {
             StatusCommand.self, SignalsCommand.self, OutboxCommand.self, EventsCommand.self, RulesCommand.self,
             FeaturesCommand.self, CommandsCommand.self,
             ProfileCommand.self, DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
-            BusCommand.self, SimulateCommand.self,
+            BusCommand.self, SimulateCommand.self, DiagCommand.self,
         ]
     )
 
