@@ -3,7 +3,7 @@
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
 # (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py); then a
-# fleet of 200 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py).
+# fleet of 400 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py).
 # Figures are reported, never asserted: the exit status is non-zero only when a step failed (a build error, a crash),
 # never because a target was missed. At the end, scripts/bench/report.py prints the figures against their targets,
 # and scripts/bench/performance_page.py writes docs/performance.md, docs/fleet-scale.md and the README's Performance
@@ -18,13 +18,13 @@
 #                     agent       the whole axled beside the Python pipeline, start-up, shutdown (about 15 min)
 #                     commands    1,000 signed commands one at a time (about 7 min)
 #                     reconnect   100 agents coming back after a 30 s broker outage (about 1 min)
-#                     fleet       200 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
+#                     fleet       400 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
 #                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
 #                                 both profiles (about 8 min; docs/fleet-scale.md)
 #   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect,fleet: the long stages and those that need the
 #                   static axled build (the rest takes about 5 minutes)
-#   BENCH_FLEET_AGENTS  (default 200) how many agents the fleet stage runs: each needs about 0.5 % of a core and
-#                   20 MB, so two cores carry about 350 with the broker
+#   BENCH_FLEET_AGENTS  (default 400) how many agents the fleet stage runs: each needs about 0.3 % of a core and
+#                   20 MB, so two cores carry about 600 with the broker and nothing else running
 #   BENCH_SECONDS   (default 3) how long each decode benchmark runs
 #   BENCH_CPU       (default 1) the core everything is pinned to with taskset, when there is more than one
 set -euo pipefail
@@ -174,10 +174,10 @@ fi
 
 # Issue 15: a fleet of static release axled against one mosquitto (a 60 s outage: reconnect spread, backlog drain;
 # broker CPU and memory per vehicle), then bytes per vehicle-hour over mutual TLS for both shipped profiles. The agents
-# run on both cores, the broker on core 0 at nice -5: 200 agents need about one core between them.
+# run on both cores, the broker on core 0 at nice -5: 400 agents need more than one core between them.
 if ! skipped fleet; then
   echo "bench: scripts/bench/fleet.py" >&2
-  python3 scripts/bench/fleet.py .build-static/release/axled --agents "${BENCH_FLEET_AGENTS:-200}" --outage 60 \
+  python3 scripts/bench/fleet.py .build-static/release/axled --agents "${BENCH_FLEET_AGENTS:-400}" --outage 60 \
     | tee -a "$results" || failed+=(fleet)
 fi
 

@@ -20,19 +20,20 @@ stage). Two phases, each printing JSON lines:
   wire    one agent per setting (profile, scenario, batch interval) on a mutual-TLS listener of its own (a CA,
           server and vehicle certificates made with openssl here), so that each connection's kernel counters are
           that agent's alone. From `ss -tin` on the agent's side of the connection: payload bytes both ways
-          (bytes_sent, bytes_received: MQTT inside TLS records) plus 52 bytes of IPv4 + TCP header (20 + 20 + the
-          12-byte timestamp option) for every segment both ways (segs_out, segs_in: pure ACKs included) and 8 more
-          for each of the SYN and SYN-ACK. Link-layer framing (and cellular's own) is not counted.
-            fleet-wire       per setting: bytes over WIRE_SECONDS in steady state, per hour, per batch; and the
-                             connection's cost (TCP and TLS handshakes, CONNECT, SUBSCRIBE, the birth status and
-                             features messages), read 1.5 s after the broker logged the connection, before the
-                             first batch is due
+          (bytes_sent, bytes_received: MQTT inside TLS records) plus 40 bytes of IPv4 + TCP header (52 when the
+          connection uses the TCP timestamp option, which `ss` lists as "ts") for every segment both ways (segs_out,
+          segs_in: pure ACKs included) and 8 more for each of the SYN and SYN-ACK. Link-layer framing (and
+          cellular's own) is not counted.
+            fleet-wire       per setting: bytes from just after one batch to just after the last one within
+                             WIRE_SECONDS (whole batch exchanges), per batch and per hour; and the connection's cost
+                             (TCP and TLS handshakes, CONNECT, SUBSCRIBE, the birth status, the features at start),
+                             read 1.5 s after the broker logged the connection, before the first batch is due
             fleet-keepalive  one idle `mosquitto_sub` (libmosquitto, as in the agent) with a 5 s keepalive on the
                              same kind of listener: bytes per PINGREQ/PINGRESP exchange
             fleet-payload    payload bytes of the telemetry messages per profile, as the backend subscriber of the
                              fleet phase received them (AWS IoT Core bills them in 5 KB units)
 
-Usage: python3 scripts/bench/fleet.py AXLED [--agents 200] [--outage 60] [--steady 60] [--wire-seconds 120]
+Usage: python3 scripts/bench/fleet.py AXLED [--agents 400] [--outage 60] [--steady 60] [--wire-seconds 120]
                                             [--cpu -1] [--profiles Firmware-Profiles] [--phases fleet,wire]
 
 Figures are reported, never asserted: exits 1 only when the agents could not be started or did not connect.
@@ -71,7 +72,7 @@ WIRE_SETTINGS = (
 PING_KEEPALIVE_SECONDS = 5
 GOAL_MAX_BUCKET_SHARE = 0.05
 CONNECTED = re.compile(r"New client connected from \S+ as axled-(\S+) ")
-IP_TCP_HEADER_BYTES = 52  # IPv4 20 + TCP 20 + timestamp option 12 (every segment on Linux by default)
+IP_TCP_HEADER_BYTES = 52  # IPv4 20 + TCP 20 + timestamp option 12 (when negotiated; 40 without it)
 SYN_EXTRA_BYTES = 8  # a SYN and a SYN-ACK carry MSS, SACK-permitted and window scale besides the timestamp
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # mosquitto started as root switches to the user "mosquitto", which could not read the keys made here (0600).
@@ -124,6 +125,15 @@ def machine_busy_seconds() -> float:
     with open("/proc/stat") as source:
         values = [int(v) for v in source.readline().split()[1:]]
     return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def memory_mb() -> int:
+    """The machine's memory (MemTotal), for how many agents it could hold."""
+    with open("/proc/meminfo") as source:
+        for line in source:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0
 
 
 def load_average() -> str:
@@ -367,6 +377,7 @@ def fleet_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
               "subscriber_cpu_percent": round(100 * subscriber_cpu / elapsed, 1),
               "others_cpu_percent": round(100 * (busy - broker_cpu - agents_cpu - subscriber_cpu) / elapsed, 1),
               "build_processes_seen": builds, "load_average_start": load0, "load_average_end": load_average(),
+              "cores": os.cpu_count(), "memory_mb": memory_mb(),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
 
         log(f"broker down for {args.outage:g} s")
@@ -613,6 +624,7 @@ def wire_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
             batches = max(1, round((last_time - first_time) / agent.batch))
             used = wire_bytes(after, before)
             line.update({"window_seconds": round(last_time - first_time, 1), "batches": batches,
+                         "tcp_timestamps": bool(after["timestamps"]),
                          "bytes_up": used["up"], "bytes_down": used["down"], "segments": used["segments"],
                          "payload_bytes_up": used["payload_up"], "payload_bytes_down": used["payload_down"],
                          "data_segments_up": used["data_segments_up"],
@@ -647,7 +659,7 @@ def wire_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("axled")
-    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--agents", type=int, default=400)
     parser.add_argument("--outage", type=float, default=60, help="seconds the broker stays down")
     parser.add_argument("--steady", type=float, default=60, help="seconds of steady state the broker is measured over")
     parser.add_argument("--wire-seconds", type=float, default=120, help="seconds the wire counters are read over")
@@ -666,7 +678,7 @@ def main() -> int:
     pin, broker_pin = [], []
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         if args.cpu < 0:
-            # 200 agents need about a core between them: one core is not enough for them and the broker.
+            # 400 agents need more than a core between them: one core is not enough for them and the broker.
             broker_pin = (["nice", "-n", "-5"] if os.geteuid() == 0 else []) + ["taskset", "-c", "0"]
         else:
             pin, broker_pin = ["taskset", "-c", str(args.cpu)], ["taskset", "-c", "0" if args.cpu else "1"]

@@ -41,7 +41,7 @@ STAGES = (
     ("commands", ("command-latency",), "about 7 min: 1,000 commands one at a time"),
     ("reconnect", ("reconnect",), "about 1 min: 100 agents, the broker down for 30 s"),
     ("fleet", ("fleet-broker", "fleet-reconnect", "fleet-drain", "fleet-payload", "fleet-wire", "fleet-keepalive"),
-     "about 8 min: 200 agents, the broker down for 60 s; then 10 agents over TLS for 2 min"),
+     "about 8 min: 400 agents, the broker down for 60 s; then 10 agents over TLS for 2 min"),
 )
 STAGE_OF = {benchmark: stage for stage, benchmarks, _ in STAGES for benchmark in benchmarks}
 
@@ -554,6 +554,16 @@ def fleet_section(results: Results) -> Section:
                         f"{broker['agents_rss_mb_total']:,} MB; other processes on the machine meanwhile: "
                         f"{broker['others_cpu_percent']:.0f} % of a core, load average "
                         f"{broker['load_average_start']}–{broker['load_average_end']}")]
+        # What limits the fleet on this machine: every core given to agents (the broker needs little), against
+        # its memory given to them.
+        cores = broker.get("cores") or results.machine.get("cores")
+        if cores and broker["agent_cpu_percent_each"] and broker["agent_rss_mb_median"]:
+            by_cpu = 100 * cores / broker["agent_cpu_percent_each"]
+            by_memory = f", {broker['memory_mb'] / broker['agent_rss_mb_median']:,.0f} by memory" \
+                if broker.get("memory_mb") else ""
+            figures.append(Figure("agents this machine could carry, all of it theirs", f"{by_cpu:,.0f} by CPU"
+                                  f"{by_memory}", runs=f"{cores} cores" + (f", {broker['memory_mb']:,} MB"
+                                                                          if broker.get("memory_mb") else "")))
     else:
         figures.append(missing(results, FLEET_BROKER_CPU_FIGURE, "fleet-broker"))
     for profile, scenario, _ in FLEET_PROFILES:
@@ -574,7 +584,7 @@ def fleet_section(results: Results) -> Section:
         "a backend on a shared subscription; the broker is stopped for 60 s and started again. Then one agent per "
         "setting over mutual TLS, each on its own listener, its connection's bytes read from the kernel (`ss -tin`: "
         "payload both ways plus IPv4 and TCP headers per segment). docs/fleet-scale.md turns these into money",
-        ["`python3 scripts/bench/fleet.py .build-static/release/axled --agents 200`"],
+        ["`python3 scripts/bench/fleet.py .build-static/release/axled --agents 400`"],
         "the goal that no second holds more than 5 % of the fleet's reconnections; the backoff's cap (30 s) bounds "
         "the spread",
         figures, [])
@@ -852,9 +862,9 @@ def fleet_page(results: Results) -> str:
         "`make bench` runs the `fleet` stage (`BENCH_SKIP=fleet` leaves it out) and writes this page and "
         "docs/performance.md from `Benchmarks/.build/results.jsonl`. The stage alone, with the static release "
         "`axled` that bench.sh builds:")
-    out += ["", "<!-- example: skip (runs 200 agents and a broker outage for about 8 minutes; needs the static "
+    out += ["", "<!-- example: skip (runs 400 agents and a broker outage for about 8 minutes; needs the static "
             "release build) -->", "```sh",
-            "python3 scripts/bench/fleet.py .build-static/release/axled --agents 200 \\",
+            "python3 scripts/bench/fleet.py .build-static/release/axled --agents 400 \\",
             "    >> Benchmarks/.build/results.jsonl",
             "python3 scripts/bench/performance_page.py Benchmarks/.build/results.jsonl",
             "```", ""]
@@ -942,7 +952,7 @@ def page(results: Results) -> tuple[str, str]:
     for item in ("`BENCH_SKIP=stage,stage`: leaves stages out; their figures read \"not measured in this run\".",
                  "`BENCH_QUICK=1`: the same as `BENCH_SKIP=agent,commands,reconnect,fleet`, the long stages and those "
                  "that need the static `axled` (the rest takes about 5 minutes).",
-                 "`BENCH_FLEET_AGENTS` (default 200): how many agents the fleet stage runs.",
+                 "`BENCH_FLEET_AGENTS` (default 400): how many agents the fleet stage runs.",
                  "`BENCH_SECONDS` (default 3): how long each decode benchmark runs."):
         out += prose("- " + item, indent="  ")
     out += ["", "| Stage | Figures | Time |", "| --- | --- | --- |"]
