@@ -37,11 +37,13 @@ fuzz-replay: setup
 
 # Every command example in README.md and docs/*.md, run as written against the debug binaries, a private mosquitto
 # and axled on the simulated demo sedan (scripts/docs/check_examples.py says how, and how to mark a synopsis or a skip).
-# Before it, the generator of docs/performance.md on a fixture of make bench's results (a second, no build).
+# Before it, the generator of docs/performance.md and docs/fleet-scale.md on a fixture of make bench's results, and
+# the fleet bench's reading of connection counters (a second, no build).
 docs-test: setup
 	swift build
 	python3 scripts/docs/test_check_examples.py
 	python3 scripts/bench/test_performance_page.py
+	python3 scripts/bench/test_fleet.py
 	python3 scripts/docs/check_examples.py
 
 # The main job: the agent on the simulated demo sedan against a private mosquitto, a blind spot and its backlog,

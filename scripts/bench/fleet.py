@@ -506,6 +506,12 @@ def all_connection_counters(ports: dict[str, int]) -> dict[str, dict[str, int]]:
     (`ss -tin`); a port with no connection, or more than one, is left out."""
     output = subprocess.run(["ss", "-tinH", "state", "established"], capture_output=True, text=True,
                             check=True).stdout
+    return counters_by_port(output, ports)
+
+
+def counters_by_port(output: str, ports: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`ss -tinH state established` output read for all_connection_counters: a record is an address line (Recv-Q,
+    Send-Q, local, peer) and an indented line of counters."""
     by_port: dict[int, list[str]] = {}
     for record in re.split(r"\n(?=\S)", output.strip()):
         peer = re.match(r"\s*\S+\s+\S+\s+\S+\s+127\.0\.0\.1:(\d+)", record)

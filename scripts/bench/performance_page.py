@@ -670,6 +670,9 @@ def fleet_page(results: Results) -> str:
                    each(parked, lambda w: megabytes(w["bytes_per_hour"]))))
     out.append(row("a TLS connection: handshakes, CONNECT, SUBSCRIBE, birth status",
                    each(wires, lambda w: f"{w['connect_bytes']:,} B" if w.get("connect_bytes") else "not read")))
+    out.append(row("IPv4 and TCP header counted per segment",
+                   each(wires, lambda w: "52 B (TCP timestamps)" if w.get("tcp_timestamps") else
+                        "40 B (no TCP timestamps on these connections; with them 12 B more)")))
     out.append(row("a keepalive exchange (PINGREQ, PINGRESP, ACK)",
                    [f"{ping:,.0f} B" if ping else results.why_missing("fleet-keepalive")] * len(FLEET_PROFILES)))
     out += [""]

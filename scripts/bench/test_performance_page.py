@@ -236,6 +236,7 @@ class PerformancePageTests(unittest.TestCase):
             # Every fixture payload is under 5 KB: one billed message per 5 s batch, and a birth per connection.
             self.assertEqual(rows["messages AWS IoT Core bills a month"][column], f"{driving * 720 + connections:,}")
             self.assertEqual(rows["a keepalive exchange (PINGREQ, PINGRESP, ACK)"][column], "168 B")
+            self.assertTrue(rows["IPv4 and TCP header counted per segment"][column].startswith("40 B (no TCP "))
             # The 30 s keepalive row and the 120-connections row are the month above.
             self.assertTrue(rows["30 s"][column + 1].startswith(performance_page.megabytes(expected) + ", "))
             self.assertTrue(rows["120"][column].startswith(performance_page.megabytes(expected) + ", "))
