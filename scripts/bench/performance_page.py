@@ -670,11 +670,22 @@ def fleet_page(results: Results) -> str:
                    each(parked, lambda w: megabytes(w["bytes_per_hour"]))))
     out.append(row("a TLS connection: handshakes, CONNECT, SUBSCRIBE, birth status",
                    each(wires, lambda w: f"{w['connect_bytes']:,} B" if w.get("connect_bytes") else "not read")))
+    out.append(row("a driving hour with one TLS reconnection in it",
+                   each(wires, lambda w: megabytes(w["bytes_per_hour"] + w["connect_bytes"])
+                        if w.get("connect_bytes") else "not read")))
+    out.append(row(f"an hour connected with nothing to send (keepalive {FLEET_KEEPALIVE} s)",
+                   [kilobytes(3600 / FLEET_KEEPALIVE * ping) if ping else results.why_missing("fleet-keepalive")]
+                   * len(FLEET_PROFILES)))
     out.append(row("IPv4 and TCP header counted per segment",
                    each(wires, lambda w: "52 B (TCP timestamps)" if w.get("tcp_timestamps") else
                         "40 B (no TCP timestamps on these connections; with them 12 B more)")))
     out.append(row("a keepalive exchange (PINGREQ, PINGRESP, ACK)",
                    [f"{ping:,.0f} B" if ping else results.why_missing("fleet-keepalive")] * len(FLEET_PROFILES)))
+    out += [""]
+    out += prose(
+        "Keepalive costs nothing while batches flow more often than the keepalive interval: the client sends a "
+        "PINGREQ only after a keepalive interval without traffic (the segments per batch above are the whole "
+        "window). It is the price of an idle connection, and a reconnection the price of a lost one.")
     out += [""]
     out += prose(
         "Parked, the shipped profiles keep sending: their periodic rules do not depend on the ignition, so a unit "
