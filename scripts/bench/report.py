@@ -4,7 +4,8 @@
 Usage: python3 scripts/bench/report.py RESULTS.jsonl
 
 RESULTS.jsonl holds one JSON object per line, from `axle-bench`, `cantools_bench.py`, scripts/bench/uplink.sh,
-scripts/bench/agent.sh, scripts/bench/commands.sh and scripts/bench/reconnect.py, plus one {"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
+scripts/bench/agent.sh, scripts/bench/commands.sh, scripts/bench/reconnect.py and scripts/bench/fleet.py, plus one
+{"benchmark": "machine", ...} line that bench.sh writes. The targets are informational: this script always exits 0
 when it could read the results.
 """
 
@@ -323,6 +324,32 @@ def main() -> None:
                   f"{reconnect['spread_seconds']:.1f} s; backoff cap {reconnect['backoff_cap_seconds']} s)")
         if reconnect.get("error"):
             print(f"Reconnect: {reconnect['error']}")
+
+    # A fleet against one broker, and its bytes on the wire (issue 15; docs/fleet-scale.md has the rest)
+    fleet = {r["benchmark"]: r for r in results if str(r.get("benchmark", "")).startswith("fleet-")
+             and r["benchmark"] != "fleet-wire"}
+    wires = [r for r in results if r.get("benchmark") == "fleet-wire" and r.get("batch_seconds") == 5
+             and r.get("scenario") != "parked" and not r.get("error")]
+    if fleet or wires:
+        print()
+        broker = fleet.get("fleet-broker", {})
+        if broker.get("agents") and not broker.get("error"):
+            print(f"Fleet: {broker['agents']} axled; mosquitto {broker['broker_cpu_ms_per_vehicle_minute']:.3f} ms CPU "
+                  f"per vehicle-minute, {broker['broker_rss_kb_per_vehicle']:.1f} KB per vehicle; each agent "
+                  f"{broker['agent_cpu_percent_each']:.2f} % of a core, {broker['agent_rss_mb_median']:.1f} MB")
+        for wire in wires:
+            print(f"Fleet: {wire['profile']} {wire['scenario']}, 5 s batches, mutual TLS: "
+                  f"{wire['bytes_per_hour'] / 1e6:.3f} MB per vehicle-hour, a TLS connection "
+                  f"{wire.get('connect_bytes', 0):,} B")
+        spread = fleet.get("fleet-reconnect", {})
+        if spread.get("histogram"):
+            share = spread["max_bucket_share"]
+            targets.append([f"fleet: no second holds > {100 * spread['goal_max_bucket_share']:.0f} % of reconnections",
+                            f"{100 * share:.1f} % (second {spread['max_bucket_second']}, {spread['agents']} agents)",
+                            "yes" if share <= spread["goal_max_bucket_share"] else "NO"])
+        for name, line in fleet.items():
+            if line.get("error"):
+                print(f"Fleet: {name}: {line['error']}")
 
     print()
     print("Targets (informational: reported, not asserted)")
