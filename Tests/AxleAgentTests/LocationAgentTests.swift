@@ -20,16 +20,21 @@ struct LocationAgentTests {
     /// The demo sedan with its position from the receiver only (the simulated GnssPosition frame left out of the
     /// catalog), so that every published position is the receiver's; `extra` is appended to profile.toml.
     static func receiverOnlyProfile(in directory: String, extra: String = "") throws -> String {
+        try demoProfileCopy(in: directory, replacing: [
+            #""Vehicle.CurrentLocation.Latitude" = { source = "GnssPosition.Latitude", unit = "degrees" }"# + "\n": "",
+            #""Vehicle.CurrentLocation.Longitude" = { source = "GnssPosition.Longitude", unit = "degrees" }"# + "\n": "",
+        ], extra: extra)
+    }
+
+    /// The shipped demo sedan in `directory/demo-sedan`, with each key of `replacing` (which must be there) replaced.
+    static func demoProfileCopy(in directory: String, replacing: [String: String], extra: String = "") throws -> String {
         let profile = directory + "/demo-sedan"
         guard mkdir(profile, 0o755) == 0 else { throw TestSupportError("cannot create \(profile)") }
         let shipped = AgentHarness.demoProfile
         var text = AxleProcess.readText(shipped + "/profile.toml")
-        for line in [
-            #""Vehicle.CurrentLocation.Latitude" = { source = "GnssPosition.Latitude", unit = "degrees" }"#,
-            #""Vehicle.CurrentLocation.Longitude" = { source = "GnssPosition.Longitude", unit = "degrees" }"#,
-        ] {
-            guard text.contains(line) else { throw TestSupportError("the demo profile no longer has \(line)") }
-            text = text.replacingOccurrences(of: line + "\n", with: "")
+        for (old, new) in replacing {
+            guard text.contains(old) else { throw TestSupportError("the demo profile no longer has \(old)") }
+            text = text.replacingOccurrences(of: old, with: new)
         }
         try AxleProcess.writeFile(profile + "/profile.toml", text + extra)
         try AxleProcess.writeFile(profile + "/demo_sedan.dbc", AxleProcess.readText(shipped + "/demo_sedan.dbc"))
@@ -171,21 +176,29 @@ struct LocationAgentTests {
         #expect(Self.stop(agent) == 0, "\(log)")
     }
 
-    @Test("the shipped demo sedan (prefer gpsd): the receiver's position while it has one, the bus's once gpsd is gone")
+    @Test("the demo sedan's prefer gpsd: the receiver's position while it has one, the bus's once gpsd is gone")
     func preferGpsdFallsBackToTheBus() throws {
         let broker = try MosquittoBroker()
         let gpsd = try GPSDReplay(log: "telit-he910.log")
         let harness = try AgentHarness(vehicleID: "gnss-prefer")
         defer { harness.cleanUp() }
         let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/gnss-prefer/telemetry"])
-        let agent = try Self.startAgent(harness, broker: broker, profile: AgentHarness.demoProfile, gpsdPort: gpsd.port)
+        // Every new position is published (on change, not once a second), so that a bus value mixed in would show.
+        let profile = try Self.demoProfileCopy(in: harness.directory, replacing: [
+            "  \"Vehicle.Private.CurrentLocation.Speed\",\n]\nperiodic = \"1s\"": "  \"Vehicle.Private.CurrentLocation.Speed\",\n]\non-change = { deadband = 0 }",
+        ])
+        let agent = try Self.startAgent(harness, broker: broker, profile: profile, gpsdPort: gpsd.port)
         defer { _ = Self.stop(agent) }
         #expect(waitUntil(timeoutSeconds: 20, pollSeconds: 0.1) { Self.isConnected(harness) }, "\(harness.log())")
-        gpsd.feed(every: 0.02, loop: true)
+        // Fixes only, five a second (as often as the bus's GnssPosition frame): the receiver never loses its fix.
+        gpsd.feed(every: 0.2, loop: true, fixesOnly: true)
         // The receiver stands in Brussels (50.84 N); the simulated car drives far from there.
         func isReceivers(_ sample: DecodedSample) -> Bool { abs(sample.value - 50.84) < 0.01 }
-        #expect(waitUntil(timeoutSeconds: 40, pollSeconds: 0.2) { Published(subscriber).values(Self.latitude).contains(where: isReceivers) },
+        #expect(waitUntil(timeoutSeconds: 40, pollSeconds: 0.2) { Published(subscriber).values(Self.latitude).filter(isReceivers).count >= 4 },
             "no position from the receiver; \(harness.log())")
+        // While the receiver has its fix, every position is the receiver's: the bus's is not mixed in.
+        let firstReceivers = try #require(Published(subscriber).values(Self.latitude).first(where: isReceivers))
+        #expect(Published(subscriber).values(Self.latitude).filter { $0.timeMicros > firstReceivers.timeMicros }.allSatisfy(isReceivers))
         gpsd.kill()
         let killedAt = wallClockMillis() * 1000
         let busTookOver = waitUntil(timeoutSeconds: 20, pollSeconds: 0.2) {

@@ -87,9 +87,9 @@ public final class GPSDReplay: Sendable {
     }
 
     /// Writes the log one cycle every `interval` seconds on a thread of its own, from the start (again and again when
-    /// `loop`), until the replay is released.
-    public func feed(every interval: Double, loop: Bool) {
-        let cycles = cycles
+    /// `loop`), until the replay is released; `fixesOnly`: only the cycles whose GGA has a fix.
+    public func feed(every interval: Double, loop: Bool, fixesOnly: Bool = false) {
+        let cycles = fixesOnly ? cycles.filter { Self.fix(of: $0) != nil } : cycles
         let master = master
         let stop = stopFeeding
         feeder.withLock { feeder in
@@ -112,17 +112,18 @@ public final class GPSDReplay: Sendable {
     public var log: String { AxleProcess.readText(directory + "/gpsd.log") }
 
     /// The positions (latitude, longitude in degrees) of the log's GGA sentences with a fix (quality above 0).
-    public var fixes: [(latitude: Double, longitude: Double)] {
-        cycles.compactMap { cycle in
-            let text = String(decoding: cycle, as: UTF8.self)
-            guard let gga = text.split(separator: "\r\n").first(where: { $0.contains("GGA,") }) else { return nil }
-            let fields = gga.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count > 6, let quality = Int(fields[6]), quality > 0,
-                let latitude = Self.degrees(fields[2], hemisphere: fields[3]),
-                let longitude = Self.degrees(fields[4], hemisphere: fields[5])
-            else { return nil }
-            return (latitude, longitude)
-        }
+    public var fixes: [(latitude: Double, longitude: Double)] { cycles.compactMap(Self.fix(of:)) }
+
+    /// The position of a cycle's GGA sentence when it has a fix (quality above 0).
+    static func fix(of cycle: [UInt8]) -> (latitude: Double, longitude: Double)? {
+        let text = String(decoding: cycle, as: UTF8.self)
+        guard let gga = text.split(separator: "\r\n").first(where: { $0.contains("GGA,") }) else { return nil }
+        let fields = gga.split(separator: ",", omittingEmptySubsequences: false)
+        guard fields.count > 6, let quality = Int(fields[6]), quality > 0,
+            let latitude = degrees(fields[2], hemisphere: fields[3]),
+            let longitude = degrees(fields[4], hemisphere: fields[5])
+        else { return nil }
+        return (latitude, longitude)
     }
 
     /// NMEA's `ddmm.mmmm` (or `dddmm.mmmm`) and its hemisphere as signed degrees.
