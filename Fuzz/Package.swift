@@ -56,6 +56,13 @@ let package = Package(
             name: "FuzzCondition",
             dependencies: [.product(name: "FirmwareProfile", package: "Axle"), "CLibFuzzer"]
         ),
+        // Recorded traffic → ISO-TP and J1939 transport reassembly, DM1 and trouble code parsers, and an ISO-TP sender
+        // and receiver: no crash, no message longer than its protocol allows, every message sent arrives whole.
+        .executableTarget(
+            name: "FuzzDiagnostics",
+            dependencies: [.product(name: "Diagnostics", package: "Axle"), "CLibFuzzer"],
+            exclude: ["make-seeds.py"]
+        ),
     ]
 )
 

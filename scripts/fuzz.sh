@@ -15,7 +15,7 @@ fuzz_dir=Fuzz
 scratch=$fuzz_dir/.build
 binaries=$scratch/release
 # target:folder, the folder naming its seed corpus, regression cases and dictionary.
-targets=(FuzzDBCParser:dbc FuzzCandump:candump FuzzCommandEnvelope:commands FuzzTOML:toml FuzzCondition:conditions)
+targets=(FuzzDBCParser:dbc FuzzCandump:candump FuzzCommandEnvelope:commands FuzzTOML:toml FuzzCondition:conditions FuzzDiagnostics:diagnostics)
 # Swift's own crash backtracer reads the crashed process's memory and trips AddressSanitizer, which then reports
 # itself instead of the bug; without it, a Swift trap reaches libFuzzer, which prints the symbolised stack.
 export SWIFT_BACKTRACE=enable=no
