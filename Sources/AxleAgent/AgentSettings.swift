@@ -260,7 +260,7 @@ public struct AgentSettings: Sendable {
             if let address = LocationSource.address(gpsd) {
                 gpsdAddress = GPSDAddress(host: address.host, port: address.port)
             } else {
-                problems.append(problem("gpsd", "is not an address: give HOST:PORT, such as 127.0.0.1:2947 (gpsd's default)"))
+                problems.append(problem("gpsd", "is not an address: give HOST:PORT with a port from 1 to 65535, such as 127.0.0.1:2947 (gpsd's default)"))
             }
         }
         if commands.burst < 1 { problems.append(problem("burst", "must be at least 1 (commands at once, default 10)")) }

@@ -422,7 +422,7 @@ private struct ProfileBuilder {
                 (host, port) = address
             } else {
                 reader.error(
-                    "'gpsd' in [location] is \"\(text)\", not an address: write \"HOST:PORT\" such as \"127.0.0.1:2947\" (gpsd's default)",
+                    "'gpsd' in [location] is \"\(text)\", not an address: write \"HOST:PORT\" with a port from 1 to 65535, such as \"127.0.0.1:2947\" (gpsd's default)",
                     line: reader.line(of: "gpsd"))
             }
         }

@@ -61,6 +61,8 @@ struct ConfigurationErrorTests {
         file("uplink", #"payload-format = "xml""#, names: "payload-format"),
         file("control", #"socket = "\#(longPath)""#, names: "socket"),
         file("control", #"group = """#, names: "group"),
+        file("location", #"gpsd = "gpsd host:2947""#, names: "gpsd"),
+        file("location", #"gpsd = "127.0.0.1:0""#, names: "gpsd"),
         file("commands", #"trust-keys = ["missing.pub"]"#, names: "trust-keys"),
         file("commands", #"revoked-keys = [""]"#, names: "revoked-keys"),
         file("commands", #"max-lifetime = "0s""#, names: "max-lifetime"),
@@ -90,6 +92,7 @@ struct ConfigurationErrorTests {
         flags("--trust-key", "/nonexistent/k.pub"),
         flags("--revoked-key", "ops\n<0>axled: FAKE EMERGENCY"),
         flags("--command-rate-limit", "0"),
+        flags("--gpsd", "127.0.0.1:99999"),
     ]
 
     @Test("a bad setting is reported at file:line with its key, or with its flag", arguments: cases)

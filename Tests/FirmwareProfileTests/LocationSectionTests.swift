@@ -64,7 +64,7 @@ struct LocationSectionTests {
             "Vehicle.CurrentLocation.HorizontalAccuracy" = "horizontal-accuracy"
             """)
         #expect(found == [
-            "profile.toml:\(line + 1): error: 'gpsd' in [location] is \"gpsd host:x\", not an address: write \"HOST:PORT\" such as \"127.0.0.1:2947\" (gpsd's default)",
+            "profile.toml:\(line + 1): error: 'gpsd' in [location] is \"gpsd host:x\", not an address: write \"HOST:PORT\" with a port from 1 to 65535, such as \"127.0.0.1:2947\" (gpsd's default)",
             "profile.toml:\(line + 2): error: 'prefer' in [location] is \"gps\"; write \"gpsd\" (the default: the receiver's value while it has a fix, the bus's otherwise) or \"can\" (the bus's value always)",
             "profile.toml:\(line + 3): error: 'stale-after' in [location] must be longer than 0",
             "profile.toml:\(line + 4): error: unknown key 'colour' in [location]; known keys: gpsd, prefer, stale-after, signals",
