@@ -97,6 +97,7 @@ struct LocationAgentTests {
         let harness = try AgentHarness(vehicleID: "gnss-fix")
         defer { harness.cleanUp() }
         let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/gnss-fix/telemetry"])
+        let startedAt = wallClockMillis() * 1000
         let agent = try Self.startAgent(
             harness, broker: broker, profile: try Self.receiverOnlyProfile(in: harness.directory), gpsdPort: gpsd.port)
         defer { _ = Self.stop(agent) }
@@ -124,6 +125,10 @@ struct LocationAgentTests {
         #expect(noFix.timeMicros < firstFix.timeMicros)
         #expect(latitudes.allSatisfy { $0.timeMicros >= firstFix.timeMicros }, "a position before the fix")
         #expect(!published.samples.contains { abs($0.value) < 1e-9 && $0.signal == Self.latitude }, "a made-up 0,0")
+        // The receiver's clock says March 2019 (and steps back once, 10:51:53.71 then 53.408): records keep the agent's.
+        #expect(latitudes.allSatisfy { $0.timeMicros >= startedAt && $0.timeMicros <= wallClockMillis() * 1000 })
+        let gpsTime = Self.location(harness)?["last_fix"]?["gps_time"]?.stringValue
+        #expect(gpsTime?.hasPrefix("2019-03-12T") == true, "the receiver's time is kept as data: \(String(describing: gpsTime))")
 
         // The technician's view: the fix in `axle status`, the position in `axle signals`, its source the receiver.
         let status = try AxleProcess.run(["status", "--socket", harness.controlSocket])
