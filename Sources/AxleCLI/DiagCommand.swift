@@ -152,6 +152,28 @@ struct DiagnosticPrinter {
                 fields.append(("nrc_name", .string(name)))
                 details.append("NRC 0x\(Self.hex(code)) \(name)")
             }
+            if let values = OBDMessage.currentData(inAnswer: message), !values.isEmpty {
+                fields.append(("pids", .raw("[" + values.map { value in
+                    let parameter = OBDParameter.standard[value.pid]
+                    var object = "{\"pid\": \(value.pid)"
+                    if let parameter, let number = value.value {
+                        object += ", \"name\": \"\(parameter.name)\", \"value\": \(Self.number(number)), \"unit\": \"\(parameter.unit)\""
+                    } else {
+                        object += ", \"data\": \"\(Self.hex(value.data))\""
+                    }
+                    return object + "}"
+                }.joined(separator: ", ") + "]")))
+                details.append(values.map { value in
+                    guard let parameter = OBDParameter.standard[value.pid], let number = value.value else {
+                        return "PID 0x\(Self.hex(value.pid)) \(Self.hex(value.data))"
+                    }
+                    return "\(parameter.name) \(Self.number(number)) \(parameter.unit)"
+                }.joined(separator: ", "))
+            }
+            if let vin = OBDMessage.vin(inAnswer: message) {
+                fields.append(("vin", .string(vin)))
+                details.append("VIN \(vin)")
+            }
             if let codes = OBDTroubleCode.codes(inAnswer: message) {
                 fields.append(("dtcs", .raw("[" + codes.map { "\"\($0)\"" }.joined(separator: ", ") + "]")))
                 details.append(codes.isEmpty ? "no trouble codes" : "trouble codes " + codes.map(\.description).joined(separator: " "))
@@ -229,6 +251,12 @@ struct DiagnosticPrinter {
             case .raw(let value): value
             }
         }
+    }
+
+    /// A value as JSON and people read it: whole numbers without a fraction, others to at most six decimals.
+    static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String((value * 1e6).rounded() / 1e6)
     }
 
     static func json(_ text: String) -> String { String(decoding: jsonStringLiteral(text), as: UTF8.self) }
