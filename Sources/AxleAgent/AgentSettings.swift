@@ -231,7 +231,7 @@ public struct AgentSettings: Sendable {
             problems.append(problem("reconnect-base", "must be a duration above 0 and at most 1h (default 0.5s): the first reconnect waits up to this long"))
         }
         if let reconnectCap, !(reconnectCap > 0 && reconnectCap <= 86_400) {
-            problems.append(problem("reconnect-cap", "must be a duration above 0 and at most 1d (default 30s): no reconnect waits longer"))
+            problems.append(problem("reconnect-cap", "must be a duration above 0 and at most 1d (default 60s): no reconnect waits longer"))
         } else if let reconnectCap, reconnectCap < (reconnectBase ?? BackoffPolicy().baseSeconds) {
             problems.append(problem("reconnect-cap", "is shorter than reconnect-base (\(reconnectBase ?? BackoffPolicy().baseSeconds) s): the cap must be at least the base"))
         }

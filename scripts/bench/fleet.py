@@ -35,7 +35,7 @@ stage). Two phases, each printing JSON lines:
 
 Usage: python3 scripts/bench/fleet.py AXLED [--agents 400] [--outage 60] [--steady 60] [--wire-seconds 120]
                                             [--cpu -1] [--profiles Firmware-Profiles] [--phases fleet,wire]
-                                            [--reconnect-cap 30]
+                                            [--reconnect-cap 60]
 
 Figures are reported, never asserted: exits 1 only when the agents could not be started or did not connect.
 """
@@ -677,8 +677,8 @@ def main() -> int:
                              "agents run on every core, the broker and the backend on core 0 at nice -5, so that "
                              "they are served first (as root; without it at the agents' priority)")
     parser.add_argument("--phases", default="fleet,wire", help="fleet, wire or both (comma-separated)")
-    parser.add_argument("--reconnect-cap", type=float, default=30,
-                        help="the agents' --reconnect-cap in seconds (30, axled's default, unless trying another)")
+    parser.add_argument("--reconnect-cap", type=float, default=60,
+                        help="the agents' --reconnect-cap in seconds (60, axled's default, unless trying another)")
     parser.add_argument("--profiles", default="Firmware-Profiles",
                         help="the folder holding the demo-sedan and fleet-truck-j1939 profiles")
     args = parser.parse_args()
