@@ -14,6 +14,9 @@ public struct LocationReport: Sendable, Equatable {
     public var satellitesUsed: Int?
     public var satellitesSeen: Int?
     public var lastFix: Fix?
+    /// Connections made to gpsd since the agent started, and lines that were no gpsd report (cut, damaged).
+    public var connections: Int
+    public var skippedLines: Int
 
     public struct Fix: Sendable, Equatable {
         public var latitude: Double
@@ -37,7 +40,7 @@ public struct LocationReport: Sendable, Equatable {
 
     public init(
         gpsd: String, connected: Bool, receiver: String?, mode: Int, satellitesUsed: Int?, satellitesSeen: Int?,
-        lastFix: Fix?
+        lastFix: Fix?, connections: Int = 0, skippedLines: Int = 0
     ) {
         self.gpsd = gpsd
         self.connected = connected
@@ -46,6 +49,8 @@ public struct LocationReport: Sendable, Equatable {
         self.satellitesUsed = satellitesUsed
         self.satellitesSeen = satellitesSeen
         self.lastFix = lastFix
+        self.connections = connections
+        self.skippedLines = skippedLines
     }
 
     /// The fix mode in words: `3D`, `2D`, `no fix`, `unknown`.
@@ -73,6 +78,8 @@ public struct LocationReport: Sendable, Equatable {
                     ("gps_time", .optional(fix.gpsTime)), ("age_seconds", .number(fix.ageSeconds)),
                 ])
             } ?? .null),
+            ("connections", .integer(Int128(connections))),
+            ("skipped_lines", .integer(Int128(skippedLines))),
         ])
     }
 
@@ -89,6 +96,8 @@ public struct LocationReport: Sendable, Equatable {
             gpsd: try reader.string("gpsd"), connected: try reader.bool("connected"),
             receiver: try reader.optionalString("receiver"), mode: try reader.integer("mode"),
             satellitesUsed: try reader.optionalInteger("satellites_used"),
-            satellitesSeen: try reader.optionalInteger("satellites_seen"), lastFix: fix)
+            satellitesSeen: try reader.optionalInteger("satellites_seen"), lastFix: fix,
+            connections: try reader.optionalInteger("connections") ?? 0,
+            skippedLines: try reader.optionalInteger("skipped_lines") ?? 0)
     }
 }

@@ -78,7 +78,8 @@ struct AgentControlService: ControlHandler {
                 LocationReport.Fix(
                     latitude: $0.latitude, longitude: $0.longitude, altitude: $0.altitude, mode: $0.mode, gpsTime: $0.gpsTime,
                     ageSeconds: max(0, monotonicSeconds() - $0.receivedMonotonicSeconds))
-            })
+            },
+            connections: status.connections, skippedLines: status.skippedLines)
     }
 
     /// A bus as `axle status` shows it: the controller's state where the driver reports one, frames per second over

@@ -50,7 +50,7 @@ final class GPSDLocationService: BlockingService {
         while !stop.isStopRequested {
             let descriptor: Int32
             do {
-                descriptor = try connect(stop: stop)
+                descriptor = try openConnection(stop: stop)
             } catch {
                 // The first failure and each new reason at notice level; the retries in between at debug.
                 let reason = "\(error)"
@@ -85,7 +85,7 @@ final class GPSDLocationService: BlockingService {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var lastRead = monotonicSeconds()
         var lastPublished = 0.0
-        guard send(descriptor, GPSDReport.watchCommand) else { return "sending ?WATCH failed: \(SystemError.text(errno: errno))" }
+        guard sendAll(descriptor, GPSDReport.watchCommand) else { return "sending ?WATCH failed: \(SystemError.text(errno: errno))" }
         while !stop.isStopRequested {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, Self.pollMilliseconds)
@@ -108,6 +108,7 @@ final class GPSDLocationService: BlockingService {
             }
             lastRead = now
             var readings: [LocationReading] = []
+            let overlong = splitter.overlongLines
             splitter.append(buffer[..<count]) { line in
                 guard let report = GPSDReport.parse(line: line) else {
                     if !line.isEmpty { tracker.skippedLine() }
@@ -118,6 +119,7 @@ final class GPSDLocationService: BlockingService {
                 }
                 readings += tracker.receive(report)
             }
+            for _ in overlong..<splitter.overlongLines { tracker.skippedLine() }
             deliver(readings)
             // The control socket's view, at most four times a second.
             if now - lastPublished >= 0.25 || !readings.isEmpty {
@@ -134,11 +136,11 @@ final class GPSDLocationService: BlockingService {
         if refused > 0 { log(.warning, "location", "the pipeline's inbox is full: \(refused) location samples dropped") }
     }
 
-    private func send(_ descriptor: Int32, _ text: String) -> Bool {
+    private func sendAll(_ descriptor: Int32, _ text: String) -> Bool {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeMutableBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeMutableBytes { send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if sent < 0 {
                 if errno == EINTR { continue }
                 return false
@@ -149,7 +151,7 @@ final class GPSDLocationService: BlockingService {
     }
 
     /// A TCP connection to gpsd, each address of the host tried in turn, each within the connect timeout.
-    private func connect(stop: StopToken) throws(GPSDConnectionError) -> Int32 {
+    private func openConnection(stop: StopToken) throws(GPSDConnectionError) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -168,7 +170,7 @@ final class GPSDLocationService: BlockingService {
                 reason = SystemError.text(errno: errno)
                 continue
             }
-            if Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 || errno == EINPROGRESS {
+            if connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 || errno == EINPROGRESS {
                 // In slices, so that a stop during a slow connect is not held up past the shutdown budget.
                 var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
                 var waited: Int32 = 0

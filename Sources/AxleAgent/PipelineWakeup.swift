@@ -2,8 +2,8 @@ import AxleBase
 import Dispatch
 
 /// Wakes the pipeline thread out of its source's wait when the command service asks for live values, so that a
-/// command does not wait for the next simulated step (20 ms). Signals coalesce into extra early wake-ups, which are
-/// harmless.
+/// command does not wait for the next simulated step (20 ms), and when external samples (the GNSS receiver's) are
+/// waiting. Signals coalesce into extra early wake-ups, which are harmless.
 final class PipelineWakeup: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
 

@@ -49,7 +49,8 @@ public enum Fixtures {
             satellitesSeen: 11,
             lastFix: LocationReport.Fix(
                 latitude: 48.137154, longitude: 11.576124, altitude: 519.25, mode: 3, gpsTime: "2029-07-21T13:56:51.997Z",
-                ageSeconds: 42.5)))
+                ageSeconds: 42.5),
+            connections: 2, skippedLines: 1))
 
     public static let signals = SignalsReport(signals: [
         SignalValue(

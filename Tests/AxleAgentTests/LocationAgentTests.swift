@@ -175,6 +175,7 @@ struct LocationAgentTests {
             Published(subscriber).values(Self.latitude).contains { $0.timeMicros > restartedAt }
         }
         #expect(back, "no position after gpsd came back; \(harness.log())")
+        #expect(Self.location(harness)?["connections"]?.intValue == 2, "one connection before the kill, one after")
         let log = harness.log()
         #expect(log.contains("<5>location: gpsd at 127.0.0.1:\(gpsd.port): gpsd closed the connection; reconnecting"), "\(log)")
         #expect(!log.contains("<3>"), "gpsd going away is no error: \(log)")
