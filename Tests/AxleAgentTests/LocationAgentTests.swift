@@ -182,6 +182,45 @@ struct LocationAgentTests {
         #expect(Self.stop(agent) == 0, "\(log)")
     }
 
+    @Test("the receiver unplugged (gpsd's DEVICE activated 0): the position is unknown at once, then back when plugged in")
+    func receiverUnpluggedAndBack() throws {
+        let broker = try MosquittoBroker()
+        let gpsd = try GPSDReplay(log: "telit-he910.log")
+        let harness = try AgentHarness(vehicleID: "gnss-unplug")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/gnss-unplug/telemetry"])
+        let agent = try Self.startAgent(
+            harness, broker: broker, profile: try Self.receiverOnlyProfile(in: harness.directory), gpsdPort: gpsd.port)
+        defer { _ = Self.stop(agent) }
+        gpsd.feed(every: 0.1, loop: true, fixesOnly: true)
+        #expect(waitUntil(timeoutSeconds: 40, pollSeconds: 0.2) { !Published(subscriber).values(Self.latitude).isEmpty },
+            "no position before unplugging; \(harness.log())")
+
+        try gpsd.unplug()
+        let unpluggedAt = wallClockMillis() * 1000
+        let gone = waitUntil(timeoutSeconds: 10, pollSeconds: 0.1) {
+            Self.location(harness).map { $0["receiver"]?.isNull == true && $0["mode"]?.intValue == 0 } ?? false
+        }
+        #expect(gone, "axle status still shows a receiver: \(String(describing: Self.location(harness)))")
+        #expect(Self.location(harness)?["connected"]?.boolValue == true, "gpsd itself is still there")
+        #expect(Self.location(harness)?["last_fix"]?["latitude"]?.doubleValue.map { abs($0 - 50.84) < 0.01 } == true,
+            "the last good position stays known")
+        let marked = waitUntil(timeoutSeconds: 10, pollSeconds: 0.2) {
+            Published(subscriber).notReadings.contains { $0.signal == Self.latitude && $0.timeMicros >= unpluggedAt - 500_000 }
+        }
+        #expect(marked, "the position is not marked not available; \(harness.log())")
+        #expect(!Published(subscriber).values(Self.latitude).contains { $0.timeMicros > unpluggedAt + 1_000_000 })
+        #expect(harness.log().contains("<5>location: gpsd reports the receiver \"\(gpsd.devicePath)\" gone"), "\(harness.log())")
+
+        try gpsd.plugIn()
+        let pluggedAt = wallClockMillis() * 1000
+        let back = waitUntil(timeoutSeconds: 30, pollSeconds: 0.2) {
+            Published(subscriber).values(Self.latitude).contains { $0.timeMicros > pluggedAt }
+        }
+        #expect(back, "no position after plugging the receiver back in; \(harness.log())")
+        #expect(Self.stop(agent) == 0, "\(harness.log())")
+    }
+
     @Test("the demo sedan's prefer gpsd: the receiver's position while it has one, the bus's once gpsd is gone")
     func preferGpsdFallsBackToTheBus() throws {
         let broker = try MosquittoBroker()

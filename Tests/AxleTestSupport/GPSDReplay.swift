@@ -52,6 +52,8 @@ public final class GPSDReplay: Sendable {
         }
         devicePath = "/dev/pts/\(number)"
         slave = open(devicePath, O_RDWR | O_NOCTTY)
+        // gpsd drops root after start: a receiver added later (plugIn) is opened as its own user.
+        fchmod(slave, 0o666)
         port = try LoopbackPort.free()
         if start { try self.start() }
     }
@@ -70,12 +72,43 @@ public final class GPSDReplay: Sendable {
         try process.withLock { process in
             if process?.isRunning == true { return }
             process = try ChildProcess(
-                executable: Self.executable, arguments: ["-N", "-n", "-b", "-S", String(port), devicePath],
+                executable: Self.executable,
+                arguments: ["-N", "-n", "-b", "-S", String(port), "-F", controlSocket, devicePath],
                 stderrPath: directory + "/gpsd.log", append: true)
         }
         guard waitUntil(timeoutSeconds: 10, { LoopbackPort.isAccepting(port) }) else {
             throw TestSupportError("gpsd did not accept connections on port \(port) within 10 s: \(AxleProcess.readText(directory + "/gpsd.log"))")
         }
+    }
+
+    /// gpsd's control socket: devices are added and removed through it, as hotplug scripts do.
+    public var controlSocket: String { directory + "/gpsd.sock" }
+
+    /// Removes the receiver from gpsd, as unplugging it does (gpsd reports `DEVICE` with `activated` 0).
+    public func unplug() throws { try control("-\(devicePath)\n") }
+
+    /// Gives the receiver back to gpsd, as plugging it in does.
+    public func plugIn() throws { try control("+\(devicePath)\n") }
+
+    private func control(_ command: String) throws {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestSupportError("socket: \(SystemError.text(errno: errno))") }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in controlSocket.utf8.prefix(path.count - 1).enumerated() { path[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw TestSupportError("gpsd's control socket: \(SystemError.text(errno: errno))") }
+        var bytes = Array(command.utf8)
+        _ = write(descriptor, &bytes, bytes.count)
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = read(descriptor, &reply, reply.count)
+        let answer = count > 0 ? String(decoding: reply[..<count], as: UTF8.self) : ""
+        guard answer.hasPrefix("OK") else { throw TestSupportError("gpsd refused \(command.debugDescription): \(answer)") }
     }
 
     /// Kills gpsd at once (SIGKILL), as a crash would, and waits until it is gone.
