@@ -1,4 +1,5 @@
 import AgentCore
+import AxleBase
 import FirmwareProfile
 import Synchronization
 import Testing
@@ -59,14 +60,36 @@ import Testing
         #expect(GPSDReport.parse(line: String(Self.threeD.prefix(80))) == nil)
         #expect(GPSDReport.parse(line: "not json") == nil)
         #expect(GPSDReport.parse(line: #"{"mode":3}"#) == nil)
-        let padded = #"{"class":"TPV","mode":3,"lat":1,"lon":2,"x":""# + String(repeating: "a", count: 1600) + #""}"#
+        let padded = #"{"class":"TPV","mode":3,"lat":1,"lon":2,"x":""# + String(repeating: "a", count: 9000) + #""}"#
         #expect(GPSDReport.parse(line: padded) == nil)
+    }
+
+    /// gpsd 3.22's own output for the CH-4711 log (its regression file): every line is a report, including SKY lines
+    /// of 1,576 and 1,623 bytes, longer than the 1,536 old clients assumed.
+    @Test func everyLineGpsdWroteForARealLogIsRead() throws {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        let text = try FileInput.readAll(path: path + "/Tests/Resources/gnss/ch-4711.log.chk")
+        var splitter = GPSDLineSplitter()
+        var reports: [GPSDReport] = []
+        var longest = 0
+        splitter.append(text) { line in
+            // The file interleaves the NMEA sentences gpsd read with the JSON it wrote.
+            guard line.hasPrefix("{") else { return }
+            longest = max(longest, line.utf8.count)
+            if let report = GPSDReport.parse(line: line) { reports.append(report) } else { Issue.record("not read: \(line.prefix(80))") }
+        }
+        #expect(longest == 1623)
+        #expect(splitter.overlongLines == 0)
+        #expect(reports.contains(.sky(used: 0, seen: 20)), "the 1,576-byte SKY")
+        let positions = reports.compactMap { if case .position(let tpv) = $0 { tpv } else { nil } }
+        #expect(positions.filter(\.hasPosition).count == 10 && positions.filter { $0.mode == 1 }.count == 6)
     }
 
     @Test func theSplitterDropsOverlongLinesAndKeepsTheNext() {
         var splitter = GPSDLineSplitter()
         var lines: [String] = []
-        let long = String(repeating: "x", count: 5000)
+        let long = String(repeating: "x", count: 9000)
         splitter.append(Array("\(Self.noFix)\r\n\(long)\n\(Self.twoD)\n{\"class\"".utf8)) { lines.append($0) }
         #expect(lines == [Self.noFix, Self.twoD])
         #expect(splitter.overlongLines == 1)

@@ -61,8 +61,10 @@ public enum GPSDReport: Sendable, Equatable {
     /// The command that asks gpsd for JSON reports from every receiver, sent once per connection.
     public static let watchCommand = "?WATCH={\"enable\":true,\"json\":true}\n"
 
-    /// gpsd cuts a report longer than this; a cut line is no JSON and is skipped.
-    public static let maximumLineLength = 1536
+    /// The longest line read. Old clients assumed 1,536 bytes, but gpsd 3.22 writes longer reports (a SKY with 20
+    /// satellites is 1,623) up to its own 4,096 (GPS_JSON_RESPONSE_MAX); a line longer than this is no report of
+    /// gpsd's and is skipped, so that a peer sending no newline cannot grow the agent's memory.
+    public static let maximumLineLength = 8192
 
     /// Reads one line (without its newline). nil for a line that is not a gpsd report (cut, damaged, no class).
     public static func parse(line: String) -> GPSDReport? {
@@ -102,8 +104,8 @@ public enum GPSDReport: Sendable, Equatable {
 }
 
 /// Splits the bytes read from gpsd's socket into lines, keeping at most `maximumLineLength` bytes of an unfinished
-/// line: a longer one (gpsd cut it, or the peer is not gpsd) is dropped up to its newline and counted, so that a
-/// stream without newlines cannot grow the agent's memory.
+/// line: a longer one (the peer is not gpsd) is dropped up to its newline and counted, so that a stream without
+/// newlines cannot grow the agent's memory.
 public struct GPSDLineSplitter: Sendable {
     public let maximumLineLength: Int
     private var pending: [UInt8] = []
