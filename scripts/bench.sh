@@ -17,7 +17,7 @@
 #                     decode-cli  `axle dbc decode` as a whole process beside cantools + json.dumps (about 1 min)
 #                     agent       the whole axled beside the Python pipeline, start-up, shutdown (about 15 min)
 #                     commands    1,000 signed commands one at a time (about 7 min)
-#                     reconnect   100 agents coming back after a 30 s broker outage (about 1 min)
+#                     reconnect   100 agents coming back after a 30 s broker outage (about 2 min)
 #                     fleet       400 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
 #                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
 #                                 both profiles (about 8 min; docs/fleet-scale.md)
