@@ -121,7 +121,7 @@ final class GPSDLocationService: BlockingService {
             }
             for _ in overlong..<splitter.overlongLines { tracker.skippedLine() }
             deliver(readings)
-            // The control socket's view, at most four times a second.
+            // The control socket's view: after each report that changed a value, else at most four times a second.
             if now - lastPublished >= 0.25 || !readings.isEmpty {
                 lastPublished = now
                 state.publishLocation(tracker.status)
