@@ -386,7 +386,7 @@ enum AgentText {
     }
 
     private static func lastPosition(_ location: LocationReport, prefix: String) -> String {
-        guard let fix = location.lastFix else { return location.mode >= 2 ? "" : "; no position yet" }
+        guard let fix = location.lastFix else { return location.mode >= 2 ? "" : "; no fix yet" }
         var out = prefix + String(format6(fix.latitude)) + ", " + format6(fix.longitude)
         if let altitude = fix.altitude { out += ", \(Int(altitude.rounded())) m" }
         return out + " (\(duration(fix.ageSeconds)) ago)"

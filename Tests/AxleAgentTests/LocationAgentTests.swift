@@ -281,6 +281,42 @@ struct LocationAgentTests {
         #expect(Self.stop(agent) == 0, "\(harness.log())")
     }
 
+    @Test("--gpsd with a profile that reads no receiver is refused at start, naming the flag and why")
+    func gpsdFlagWithoutALocationSection() throws {
+        let harness = try AgentHarness(vehicleID: "gnss-none")
+        defer { harness.cleanUp() }
+        let profile = harness.directory + "/demo-sedan"
+        #expect(mkdir(profile, 0o755) == 0)
+        try AxleProcess.writeFile(profile + "/profile.toml", """
+            [profile]
+            name = "demo-sedan"
+            platform = "Demo Sedan PHEV, speed only"
+            firmware = "1.0.0"
+
+            [buses.body]
+            dbc = "demo_sedan.dbc"
+
+            [signals]
+            "Vehicle.Speed" = { source = "VehicleMotion.VehicleSpeed", unit = "km/h" }
+            """)
+        try AxleProcess.writeFile(profile + "/demo_sedan.dbc", AxleProcess.readText(AgentHarness.demoProfile + "/demo_sedan.dbc"))
+        let agent = try ChildProcess(
+            executable: AgentHarness.axled,
+            arguments: [
+                "--profile", profile, "--data-dir", harness.dataDirectory, "--control-socket", harness.controlSocket,
+                "--simulate", "city-drive", "--gpsd", "127.0.0.1:2947",
+            ],
+            stderrPath: harness.directory + "/axled-0.log")
+        let status = agent.wait(timeoutSeconds: 15) ?? {
+            agent.send(signal: SIGKILL)
+            return -1
+        }()
+        #expect(status == 1, "\(harness.log())")
+        #expect(harness.log().contains(
+            "--gpsd: error: --gpsd \"127.0.0.1:2947\" is given, but the profile demo-sedan has no [location]: nothing would be read from gpsd"),
+            "\(harness.log())")
+    }
+
     @Test("gpsd absent at start: a notice, CAN collection as usual, positions once gpsd appears")
     func gpsdAbsentAtStart() throws {
         let broker = try MosquittoBroker()
