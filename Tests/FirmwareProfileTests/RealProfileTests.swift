@@ -72,6 +72,15 @@ struct RealProfileTests {
             .comparison(lhs: .signal("Vehicle.Speed"), op: .equal, rhs: .number(0), hysteresis: 0),
             .not(.inside(area: "depots")),
         ]), seconds: 600))
+        // The stranded truck's event carries where it stands and how well that is known (the receiver's, through gpsd,
+        // while it has a fix; VP's otherwise).
+        #expect(events["stopped-away-from-depot"]?.capture.prefix(4) == [
+            "Vehicle.CurrentLocation.Latitude", "Vehicle.CurrentLocation.Longitude",
+            "Vehicle.CurrentLocation.HorizontalAccuracy", "Vehicle.CurrentLocation.GNSSReceiver.FixType",
+        ])
+        #expect(profile.location?.prefer == .gpsd)
+        #expect(profile.catalogSignal(named: "Vehicle.CurrentLocation.Latitude")?.sourceDescription == "VP.Latitude")
+        #expect(profile.catalogSignal(named: "Vehicle.CurrentLocation.Latitude")?.location == .latitude)
         #expect(events["cargo-temperature-out-of-range"]?.condition == .sustained(.or([
             .comparison(lhs: .signal("Vehicle.Private.Trailer.CargoTemperature"), op: .greater, rhs: .number(8), hysteresis: 0),
             .comparison(lhs: .signal("Vehicle.Private.Trailer.CargoTemperature"), op: .less, rhs: .number(-25), hysteresis: 0),
