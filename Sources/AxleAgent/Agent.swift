@@ -181,9 +181,9 @@ public enum Agent {
         })
 
         // The receiver after the pipeline, so stopped before it: its last samples are still collected.
-        if configuration.gpsd != nil, case .replay = configuration.source {
-            // A replay's frames carry the log's clock; live receiver values stamped now would not fit between them.
-            log(.notice, "location", "a replay runs without the GNSS receiver: its frames keep the log's clock")
+        if configuration.gpsd != nil, let reason = configuration.source.frameClockDiffers {
+            // The receiver's values are stamped now; frames on another clock would make them stale or out of order.
+            log(.notice, "location", "\(reason) runs without the GNSS receiver: its frames are not on the agent's clock")
         } else if let gpsd = configuration.gpsd {
             services.start(GPSDLocationService(
                 host: gpsd.host, port: gpsd.port, profile: profile, inbox: externalSamples, state: state, log: log))

@@ -13,6 +13,16 @@ public enum FrameSourceKind: Sendable, Equatable {
     case simulate(scenario: String, speed: Double?, duration: Double?)
     /// A candump log at `speed` times its recorded pace (nil: as fast as possible).
     case replay(path: String, speed: Double?)
+
+    /// What keeps the frames off the agent's wall clock (a replay's logged times, a simulation faster or slower than
+    /// real time), for the values stamped on it (the GNSS receiver's); nil when they share it.
+    var frameClockDiffers: String? {
+        switch self {
+        case .socketCAN: nil
+        case .simulate(_, let speed, _): speed == 1 ? nil : "a simulation at \(speed.map { "\($0)x" } ?? "full") speed"
+        case .replay: "a replay"
+        }
+    }
 }
 
 /// Everything `axled` runs with: the configuration file (docs/axled.md) with the command line's overrides applied.
