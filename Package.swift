@@ -47,7 +47,7 @@ let package = Package(
         // SocketCAN and libsocketcan calls Swift cannot make directly (macros, recvmmsg control messages).
         .target(name: "CSocketCAN", linkerSettings: [.linkedLibrary("socketcan")]),
         // Live buses: sockets, kernel filters, batched reads, sending, bus health.
-        .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "DBC", "CSocketCAN"]),
+        .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "DBC", "CSocketCAN", "Diagnostics"]),
         // A simulated vehicle: scenarios that drive a DBC's signals, reacting to command frames.
         .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC"]),
         // SQLite, zstd and libmosquitto: headers plus the few macros Swift cannot import.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AxleBase
+import CANBus
 import CANFrames
 import Diagnostics
 
@@ -7,9 +8,147 @@ import Diagnostics
 struct DiagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diag",
-        abstract: "Vehicle diagnostics: read the diagnostic messages in recorded traffic.",
-        subcommands: [DiagDecodeCommand.self]
+        abstract: "Vehicle diagnostics: ask an ECU, or read the diagnostic messages in recorded traffic.",
+        subcommands: [DiagRequestCommand.self, DiagDecodeCommand.self]
     )
+}
+
+/// `axle diag request IFACE TXID RXID HEX`: one raw UDS or OBD-II request over ISO-TP, and its answer.
+struct DiagRequestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Send one diagnostic request (UDS or OBD-II, as hex) to an ECU over ISO-TP and print its answer.",
+        discussion: """
+            The request goes to TXID and the answer is read from RXID (hex CAN ids: 7E0 and 7E8 for an OBD-II engine \
+            ECU, 18DA10F1 and 18DAF110 on 29-bit buses). The ECU has --timeout to answer; each "response pending" \
+            (7F xx 78) extends the wait by --pending-timeout. A negative answer is an answer (exit 0, shown with its \
+            code's name); no answer or a broken transfer exits 1 with the reason. See docs/diagnostics.md.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The CAN interface, e.g. can0.", valueName: "iface"))
+    var interface: String
+
+    @Argument(help: ArgumentHelp("The CAN id the request goes to (hex).", valueName: "txid"))
+    var transmitID: String
+
+    @Argument(help: ArgumentHelp("The CAN id the answer comes from (hex).", valueName: "rxid"))
+    var receiveID: String
+
+    @Argument(help: ArgumentHelp("The request as hex bytes, e.g. 22F190 (the VIN by UDS) or 0902.", valueName: "hex"))
+    var request: String
+
+    @Option(name: .long, help: ArgumentHelp("How long the ECU has to answer (P2), e.g. 1s or 500ms.", valueName: "duration"))
+    var timeout: String = "1s"
+
+    @Option(name: .long, help: ArgumentHelp("How long after each \"response pending\" (P2*).", valueName: "duration"))
+    var pendingTimeout: String = "5s"
+
+    @Option(name: .long, help: ArgumentHelp("The byte frames are padded with (hex), or none.", valueName: "byte"))
+    var padding: String = "CC"
+
+    @Flag(name: .long, help: "Print the answer as one JSON object.")
+    var json = false
+
+    func run() throws {
+        let txID = try Self.canID(transmitID, "TXID")
+        let rxID = try Self.canID(receiveID, "RXID")
+        guard let bytes = Self.bytes(fromHex: request), !bytes.isEmpty, bytes.count <= ISOTPFrame.maximumMessageLength else {
+            throw ValidationError("the request is 1 to 4095 bytes of hex such as 22F190, not \(UntrustedText.quoted(request))")
+        }
+        var settings = UDSExchange.Settings()
+        settings.responseTimeout = try Self.seconds(timeout, "--timeout")
+        settings.pendingTimeout = try Self.seconds(pendingTimeout, "--pending-timeout")
+        let paddingByte: UInt8?
+        if padding.lowercased() == "none" {
+            paddingByte = nil
+        } else if let value = UInt8(padding, radix: 16) {
+            paddingByte = value
+        } else {
+            throw ValidationError("--padding takes a hex byte such as CC, 55 or 00, or none; not \(UntrustedText.quoted(padding))")
+        }
+
+        let channel: ISOTPChannel
+        do {
+            channel = try ISOTPChannel(interface: interface, transmitID: txID, receiveID: rxID, padding: paddingByte)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let started = monotonicSeconds()
+        var exchange = UDSExchange(request: bytes, sentAt: started, settings: settings)
+        var pending = 0
+        do {
+            try channel.send(bytes)
+            while case .waiting(let deadline) = exchange.outcome {
+                let now = monotonicSeconds()
+                if let message = try channel.receive(timeoutSeconds: max(0, deadline - now)) {
+                    if message.count >= 3, message[0] == 0x7F, message[2] == UDSNegativeResponse.responsePending { pending += 1 }
+                    exchange.receive(message, now: monotonicSeconds())
+                } else {
+                    exchange.expire(now: monotonicSeconds())
+                }
+            }
+        } catch {
+            throw CLIError("\(interface) \(Self.hexID(txID))→\(Self.hexID(rxID)): \(error)")
+        }
+        let elapsedMilliseconds = (monotonicSeconds() - started) * 1000
+        let answer: [UInt8]
+        switch exchange.outcome {
+        case .positive(let message): answer = message
+        case .negative(let negative): answer = [0x7F, negative.service, negative.code]
+        case .timedOut(let reason): throw CLIError("\(interface) \(Self.hexID(txID))→\(Self.hexID(rxID)): \(reason)")
+        case .waiting: preconditionFailure("the loop ends when the exchange does")
+        }
+        let service = DiagnosticService(message: answer)
+        let output = TextOutput()
+        if json {
+            var line = "{\"request\": \"\(DiagnosticPrinter.hex(bytes))\", \"kind\": \"\(service.kind.rawValue)\""
+            if let code = service.service { line += ", \"service\": \(code)" }
+            if let name = service.name { line += ", \"name\": \(DiagnosticPrinter.json(name))" }
+            if let code = service.responseCode, let name = service.responseCodeName {
+                line += ", \"nrc\": \(code), \"nrc_name\": \"\(name)\""
+            }
+            line += ", \"pending\": \(pending), \"elapsed_ms\": \(DiagnosticPrinter.number((elapsedMilliseconds * 10).rounded() / 10))"
+            line += ", \"length\": \(answer.count), \"data\": \"\(DiagnosticPrinter.hex(answer))\"}\n"
+            output.write(line)
+        } else {
+            var text = "\(service.kind.rawValue) from \(Self.hexID(rxID)) after \(DiagnosticPrinter.number((elapsedMilliseconds * 10).rounded() / 10)) ms"
+            if pending > 0 { text += " (\(pending) × response pending)" }
+            if let name = service.name { text += ": \(name)" }
+            if let code = service.responseCode, let name = service.responseCodeName {
+                text += ", NRC 0x\(DiagnosticPrinter.hex(code)) \(name)"
+            }
+            output.write(text + "\n\(answer.count) bytes \(DiagnosticPrinter.hex(answer))\n")
+        }
+        output.flush()
+    }
+
+    static func canID(_ text: String, _ what: String) throws -> UInt32 {
+        guard let id = UInt32(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16), id <= CANFrame.maxExtendedID else {
+            throw ValidationError("\(what) is a hex CAN id such as 7E0 or 18DA10F1, not \(UntrustedText.quoted(text))")
+        }
+        return id
+    }
+
+    static func hexID(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
+
+    static func bytes(fromHex text: String) -> [UInt8]? {
+        let digits = Array(text.filter { $0 != " " && $0 != ":" }.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<(index + 2)], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    static func seconds(_ text: String, _ flag: String) throws -> Double {
+        guard let seconds = DurationSyntax.seconds(in: text, bareNumberIsSeconds: true), seconds > 0, seconds <= 600 else {
+            throw ValidationError("\(flag) is a duration above 0 and at most 10 minutes: write \(DurationSyntax.forms); not \(UntrustedText.quoted(text))")
+        }
+        return seconds
+    }
 }
 
 /// `axle diag decode LOG`: every diagnostic message in a candump log, with ISO-TP and J1939 transport reassembled.
