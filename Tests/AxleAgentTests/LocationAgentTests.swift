@@ -11,7 +11,7 @@ import Glibc
 /// The built `axled` with the simulated demo sedan, reading positions from a real gpsd (Debian's) that replays a real
 /// receiver's NMEA log (Tests/Resources/gnss) through a pseudo-terminal; telemetry and events read back from a real
 /// mosquitto and decoded as the backend decodes them.
-@Suite(.serialized, .enabled(if: GPSDReplay.isAvailable, "needs Debian's gpsd (scripts/setup.sh installs it)"))
+@Suite(.serialized)
 struct LocationAgentTests {
     static let latitude = "Vehicle.CurrentLocation.Latitude"
     static let longitude = "Vehicle.CurrentLocation.Longitude"

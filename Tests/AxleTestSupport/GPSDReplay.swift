@@ -35,6 +35,11 @@ public final class GPSDReplay: Sendable {
     /// Opens the terminal, starts gpsd on it and waits until gpsd accepts connections; `start: false` leaves gpsd
     /// stopped (gpsd absent at the agent's start).
     public init(log: String, start: Bool = true) throws {
+        // Missing gpsd fails the test rather than skipping it: `make test` installs it (scripts/setup.sh), and a
+        // suite that quietly skips would let a broken set-up pass.
+        guard Self.isAvailable else {
+            throw TestSupportError("\(Self.executable) is missing: install Debian's gpsd (make test does, through scripts/setup.sh)")
+        }
         directory = try makeTestDirectory(prefix: "axle-gpsd")
         var cycles: [[UInt8]] = []
         for line in AxleProcess.readText(Self.logPath(log)).split(separator: "\n") where line.hasPrefix("$") {
