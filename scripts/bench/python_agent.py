@@ -186,6 +186,11 @@ def load_profile(directory: str) -> Profile:
             raise ProfileError(f"{where}: the interval must be longer than 0")
         rules.append(rule)
     known = {s.name for s in catalog}
+    # Signals only the GNSS receiver feeds ([location.signals] without a [signals] entry) get no value in a replay,
+    # which has no receiver (axled runs none with --replay either): rules keep their other signals.
+    receiver_only = set(document.get("location", {}).get("signals", {})) - known
+    for rule in rules:
+        rule.signals = [signal for signal in rule.signals if signal not in receiver_only]
     for rule in rules:
         for signal in rule.signals:
             if signal not in known:
