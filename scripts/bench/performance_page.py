@@ -105,6 +105,16 @@ class Results:
         return f"not measured in this run (no result from stage {stage}: it failed or was interrupted)"
 
 
+def others_load(broker: dict) -> str:
+    """What other processes used during the fleet's steady window: the machine's busy time less the broker's, the
+    agents' and the subscriber's. The two are counted apart (/proc/stat against each process's own ticks), so on an
+    otherwise idle machine the difference can come out a little below zero: that is said as none."""
+    percent = broker["others_cpu_percent"]
+    if percent < 1:
+        return f"none measurable ({percent:.0f} % of a core: the machine's count less the fleet's)"
+    return f"{percent:.0f} % of a core"
+
+
 def usable(line: dict[str, Any] | None) -> bool:
     return bool(line) and not line.get("error") and not line.get("skipped")
 
@@ -552,7 +562,7 @@ def fleet_section(results: Results) -> Section:
                    f"{broker['agent_cpu_percent_each']:.2f} % of a core, {broker['agent_rss_mb_median']:.1f} MB",
                    runs=f"all {broker['agents']}: {broker['agents_cpu_percent']:.0f} % of a core, "
                         f"{broker['agents_rss_mb_total']:,} MB; other processes on the machine meanwhile: "
-                        f"{broker['others_cpu_percent']:.0f} % of a core, load average "
+                        f"{others_load(broker)}, load average "
                         f"{broker['load_average_start']}–{broker['load_average_end']}")]
         # What limits the fleet on this machine: every core given to agents (the broker needs little), against
         # its memory given to them.
@@ -617,7 +627,7 @@ def fleet_page(results: Results) -> str:
         "inputs so that the same arithmetic can be done with a contract's own.")
     broker = results.find("fleet-broker", "axle")
     out += ["", "Run: " + (f"{broker['date']}, load average {broker['load_average_start']} at the start of the "
-                           f"steady window, other processes using {broker['others_cpu_percent']:.0f} % of a core "
+                           f"steady window, other processes using {others_load(broker)} "
                            f"meanwhile ({broker['build_processes_seen']} compiler or build processes seen)."
                            if usable(broker) else results.why_missing("fleet-broker") + ".")]
     out += ["", "## What each vehicle sends", ""]
