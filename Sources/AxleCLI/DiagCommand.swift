@@ -76,13 +76,11 @@ struct DiagRequestCommand: ParsableCommand {
         }
         let started = monotonicSeconds()
         var exchange = UDSExchange(request: bytes, sentAt: started, settings: settings)
-        var pending = 0
         do {
             try channel.send(bytes)
             while case .waiting(let deadline) = exchange.outcome {
                 let now = monotonicSeconds()
                 if let message = try channel.receive(timeoutSeconds: max(0, deadline - now)) {
-                    if message.count >= 3, message[0] == 0x7F, message[2] == UDSNegativeResponse.responsePending { pending += 1 }
                     exchange.receive(message, now: monotonicSeconds())
                 } else {
                     exchange.expire(now: monotonicSeconds())
@@ -100,6 +98,7 @@ struct DiagRequestCommand: ParsableCommand {
         case .waiting: preconditionFailure("the loop ends when the exchange does")
         }
         let service = DiagnosticService(message: answer)
+        let pending = exchange.pendingCount
         let output = TextOutput()
         if json {
             var line = "{\"request\": \"\(DiagnosticPrinter.hex(bytes))\", \"kind\": \"\(service.kind.rawValue)\""

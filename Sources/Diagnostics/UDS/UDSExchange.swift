@@ -27,7 +27,8 @@ public struct UDSExchange: Sendable {
     public let request: [UInt8]
     public let settings: Settings
     private(set) public var outcome: Outcome
-    private var pendingCount = 0
+    /// How many "response pending" answers came so far.
+    private(set) public var pendingCount = 0
 
     /// The exchange for `request`, sent at `now`.
     public init(request: [UInt8], sentAt now: Double, settings: Settings = Settings()) {
