@@ -39,9 +39,12 @@ fi
 # The demo's subscriber and the benchmark's Python pipeline (scripts/demo.py, scripts/bench/python_agent.py).
 "$venv/bin/python" -c 'import can, paho.mqtt as m, sys; sys.exit((can.__version__, m.__version__) != ("4.6.1", "2.2.0"))' 2>/dev/null \
   || "$venv/bin/pip" install -q --disable-pip-version-check python-can==4.6.1 paho-mqtt==2.2.0
-# The kernel diagnostics tests' ECU (scripts/diag/uds_ecu.py): user-space ISO-TP and UDS answers, independent of Axle.
+# The kernel diagnostics tests' ECUs (scripts/diag/uds_ecu.py, obd_ecu.py): user-space ISO-TP and UDS answers, independent of Axle.
 "$venv/bin/python" -c 'import isotp, udsoncan, importlib.metadata as m, sys; sys.exit((m.version("can-isotp"), m.version("udsoncan")) != ("2.0.7", "1.26.1"))' 2>/dev/null \
   || "$venv/bin/pip" install -q --disable-pip-version-check can-isotp==2.0.7 udsoncan==1.26.1
+# The scan-tool kernel tests' J1939 node (scripts/diag/j1939_ecu.py): address claim, DM1, BAM and RTS/CTS, independent of Axle.
+"$venv/bin/python" -c 'import j1939, importlib.metadata as m, sys; sys.exit(m.version("can-j1939") != "2.0.12")' 2>/dev/null \
+  || "$venv/bin/pip" install -q --disable-pip-version-check can-j1939==2.0.12
 
 # Reference corpora from PyPI: the opendbc wheel and the cantools source package (its tests/files/dbc).
 corpus=.corpus

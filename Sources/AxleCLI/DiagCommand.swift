@@ -8,8 +8,11 @@ import Diagnostics
 struct DiagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diag",
-        abstract: "Vehicle diagnostics: ask an ECU, or read the diagnostic messages in recorded traffic.",
-        subcommands: [DiagRequestCommand.self, DiagDecodeCommand.self]
+        abstract: "Vehicle diagnostics: a scan tool on the bus (OBD-II, J1939), one request to an ECU, or the diagnostic messages in recorded traffic.",
+        subcommands: [
+            DiagScanCommand.self, DiagPIDsCommand.self, DiagDTCCommand.self, DiagDM1Command.self, DiagRequestPGNCommand.self,
+            DiagRequestCommand.self, DiagDecodeCommand.self,
+        ]
     )
 }
 
