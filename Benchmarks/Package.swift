@@ -24,6 +24,8 @@ let package = Package(
                 .product(name: "TelemetryPayload", package: rootPackage),
                 .product(name: "AxleAgent", package: rootPackage),
                 .product(name: "VehicleSimulator", package: rootPackage),
+                .product(name: "CANBus", package: rootPackage),
+                .product(name: "Diagnostics", package: rootPackage),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -3,7 +3,8 @@
 # benchmark pinned to one core; then the outbox and uplink figures (scripts/bench/uplink.sh); then the whole agent
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
 # (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py); then a
-# fleet of 400 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py).
+# fleet of 400 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py); then
+# the diagnostics scan tool polling a simulated ECU (axle-bench diagnostics).
 # Figures are reported, never asserted: the exit status is non-zero only when a step failed (a build error, a crash),
 # never because a target was missed. At the end, scripts/bench/report.py prints the figures against their targets,
 # and scripts/bench/performance_page.py writes docs/performance.md, docs/fleet-scale.md and the README's Performance
@@ -21,6 +22,8 @@
 #                     fleet       400 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
 #                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
 #                                 both profiles (about 8 min; docs/fleet-scale.md)
+#                     diag        OBD-II polling against a simulated ECU on a bus in memory: PIDs/s, request and
+#                                 flow-control latency (about 15 s)
 #   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect,fleet: the long stages and those that need the
 #                   static axled build (the rest takes about 5 minutes)
 #   BENCH_FLEET_AGENTS  (default 400) how many agents the fleet stage runs: each needs about 0.3 % of a core and
@@ -30,7 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stages=(decode uplink decode-cli agent commands reconnect fleet)
+stages=(decode uplink decode-cli agent commands reconnect fleet diag)
 skip_names=${BENCH_SKIP:-}
 skip=",$skip_names,"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then skip="$skip,agent,commands,reconnect,fleet,"; fi
@@ -179,6 +182,12 @@ if ! skipped fleet; then
   echo "bench: scripts/bench/fleet.py" >&2
   python3 scripts/bench/fleet.py .build-static/release/axled --agents "${BENCH_FLEET_AGENTS:-400}" --outage 60 \
     | tee -a "$results" || failed+=(fleet)
+fi
+
+# Issue 13: the scan tool polling OBD-II PIDs from a simulated ECU that answers after 5 ms, on a bus in memory (the
+# build machines' kernel has no CAN): PIDs/s, request latency, flow-control latency after a first frame.
+if ! skipped diag; then
+  run "$axle_bench" diagnostics --seconds 10 --ecu-delay-ms 5 || failed+=(diag)
 fi
 
 "$python" scripts/bench/report.py "$results"

@@ -351,6 +351,22 @@ def main() -> None:
             if line.get("error"):
                 print(f"Fleet: {name}: {line['error']}")
 
+    diag = {r["benchmark"]: r for r in results if str(r.get("benchmark", "")).startswith("diag-") and not r.get("error")}
+    if diag:
+        print()
+        pids, latency, flow = diag.get("diag-pids"), diag.get("diag-latency"), diag.get("diag-flow-control")
+        if pids:
+            print(f"Diagnostics (bus in memory): {pids['pids_per_s']:,.0f} PIDs/s, {pids['pids_per_request']} a request, "
+                  f"the ECU answering after {pids['ecu_delay_ms']:g} ms; {pids['failures']} of {pids['requests']} failed")
+            targets.append(["diagnostics: >= 500 OBD-II PIDs/s", f"{pids['pids_per_s']:,.0f}",
+                            "yes" if pids["pids_per_s"] >= 500 else "NO"])
+        if latency:
+            print(f"Diagnostics: request to whole answer p50 {latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms")
+        if flow:
+            print(f"Diagnostics: flow control after a first frame p50 {flow['p50_us']:.0f} us, p99 {flow['p99_us']:.0f} us")
+            targets.append(["diagnostics: flow control <= 1 ms p99", f"{flow['p99_us']:.0f} us",
+                            "yes" if flow["p99_us"] <= 1000 else "NO"])
+
     print()
     print("Targets (informational: reported, not asserted)")
     print(table(targets, right=set()))

@@ -110,7 +110,8 @@ class PerformancePageTests(unittest.TestCase):
         sections = re.findall(r"^## \d+\. (.+)$", page, re.MULTILINE)
         self.assertEqual(sections, ["Decoding frames", "Parsing a DBC", "Replaying a log", "The decode command",
                                     "Outbox and uplink", "The whole agent", "Remote commands",
-                                    "Reconnecting after a broker outage", "Fleet scale"])
+                                    "Reconnecting after a broker outage", "Fleet scale",
+                                    "Diagnostics: polling OBD-II PIDs"])
         for section in page.split("\n## ")[4:]:
             self.assertIn("\nWhat: ", section)
             self.assertIn("\nHow: ", section)
@@ -126,7 +127,12 @@ class PerformancePageTests(unittest.TestCase):
                          "| 27.0 s | 30 s (the backoff's cap: the widest spread it allows) | - | 1 run: 100 agents, "
                          "the broker down for 30 s |",
                          "| 31.0 ms | - | - | median of 5 runs, spread 28.0 ms–50.0 ms |",
-                         "not measured in this run (skipped: needs root and ip netns)"):
+                         "not measured in this run (skipped: needs root and ip netns)",
+                         "| OBD-II PIDs/s from one ECU answering within 5 ms, up to 6 per request | 905 | 500 (the "
+                         "goal); an ELM327 adapter: 3-8 | 1.8× | 1 run: 453 requests of 6 PIDs over 3 s, the ECU "
+                         "answering after 5 ms, 0 failed |",
+                         "| OBD-II request → whole answer, p99 | 7.15 ms | 5 ms of it the ECU's own delay |",
+                         "| flow control after an answer's first frame, p99 | 475 µs | 1 ms (the goal) | 2.1× |"):
             self.assertIn(expected, page)
 
     def test_the_readme_table_is_the_page_summary_and_links_to_the_page(self):
@@ -160,6 +166,13 @@ class PerformancePageTests(unittest.TestCase):
         self.assertEqual(rows[performance_page.RECONNECT_FIGURE],
                          "not measured in this run (skipped: stage reconnect, BENCH_SKIP)")
         self.assertEqual(rows[performance_page.DECODE_FIGURE], "12.48 M")
+
+    def test_a_skipped_diag_stage_is_named_on_its_rows(self):
+        lines = [line for line in fixture_lines() if performance_page.STAGE_OF.get(line["benchmark"]) != "diag"]
+        lines[0] = {**lines[0], "skipped": "diag"}
+        rows = {row[0]: row[1] for row in table_rows(self.generate(lines).page())}
+        self.assertEqual(rows[performance_page.DIAG_PIDS_FIGURE], "not measured in this run (skipped: stage diag, BENCH_SKIP)")
+        self.assertEqual(rows["OBD-II request → whole answer"], "not measured in this run (skipped: stage diag, BENCH_SKIP)")
 
     def test_commands_without_a_status_say_what_came_back(self):
         lines = fixture_lines()

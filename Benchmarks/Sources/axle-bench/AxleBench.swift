@@ -9,6 +9,8 @@ struct AxleBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axle-bench",
         abstract: "Times Axle's DBC parser, decoder and candump replay; prints one JSON object per result.",
-        subcommands: [DecodeBenchmark.self, ParseBenchmark.self, ReplayBenchmark.self, OutboxBenchmark.self]
+        subcommands: [
+            DecodeBenchmark.self, ParseBenchmark.self, ReplayBenchmark.self, OutboxBenchmark.self, DiagnosticsBenchmark.self,
+        ]
     )
 }
