@@ -89,14 +89,16 @@ public enum Agent {
         let simulatorCommands = SimulatorCommandQueue()
         let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
         let client = try MQTTClient(configuration: mqtt)
-        let commands = try RemoteCommandService(
-            configuration: configuration, topics: topics, client: client, events: events, log: log)
-        let commandWakeup = commands.wakeup
-        let liveValues = LiveValueBoard(
-            profile: profile, onRequest: { wakeup.signal() }, onPublish: { commandWakeup.signal() })
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
             housekeeping: { events.housekeeping() }, log: log.writer(.warning, "uplink"))
+        // Command answers and the feature state go through the outbox, so that the link being down loses none.
+        let durable = DurableMessages(outbox: outbox, client: client, onAppended: { drainer.recordsAppended() }, log: log)
+        let commands = try RemoteCommandService(
+            configuration: configuration, topics: topics, client: client, durable: durable, events: events, log: log)
+        let commandWakeup = commands.wakeup
+        let liveValues = LiveValueBoard(
+            profile: profile, onRequest: { wakeup.signal() }, onPublish: { commandWakeup.signal() })
         let birth = status.online()
         let broker = "\(mqtt.host):\(mqtt.port)"
         let uplink = UplinkState(broker: broker)
@@ -208,7 +210,7 @@ public enum Agent {
                 afterJournalingStart: faultInjection == "kill-after-journal" ? { kill(getpid(), SIGKILL) } : nil)
             let features = FeatureManager(
                 profile: profile, vehicleID: configuration.vehicleID, store: commands.entitlements,
-                publisher: MQTTFeatureStatePublisher(client: client, topics: topics), clock: clock, log: log.commandLog)
+                publisher: MQTTFeatureStatePublisher(durable: durable, topics: topics), clock: clock, log: log.commandLog)
             return CommandDispatcher(executor: executor, features: features, board: liveValues, clock: clock)
         })
 

@@ -19,7 +19,10 @@ struct OutboxRecordStore: RecordStore {
 
     func nextRecords(limit: Int, classes: Set<RecordClass>, excluding: Set<UInt64>) throws -> [PendingRecord] {
         try outbox.nextRecords(limit: limit, classes: Set(classes.map(PriorityClass.init)), excluding: excluding).map {
-            PendingRecord(sequence: $0.sequence, priority: RecordClass($0.priority), topic: $0.topic, qos: $0.qos, payload: $0.payload)
+            PendingRecord(
+                sequence: $0.sequence, priority: RecordClass($0.priority), topic: $0.topic, qos: $0.qos, payload: $0.payload,
+                retain: $0.properties.retain, contentType: $0.properties.contentType,
+                correlationData: $0.properties.correlationData)
         }
     }
 
@@ -33,7 +36,11 @@ struct MQTTRecordPublisher: RecordPublisher {
     let client: MQTTClient
 
     func publish(_ record: PendingRecord, qos: UInt8) -> RecordPublishOutcome {
-        let message = MQTTMessage(topic: record.topic, payload: record.payload, qos: qos, retain: false, properties: MQTTProperties())
+        var properties = MQTTProperties()
+        properties.contentType = record.contentType
+        properties.correlationData = record.correlationData
+        let message = MQTTMessage(
+            topic: record.topic, payload: record.payload, qos: qos, retain: record.retain, properties: properties)
         switch client.publish(message) {
         case .sent(let messageID): return .sent(messageID: messageID)
         case .notConnected(let messageID): return .notConnected(messageID: messageID)

@@ -125,6 +125,11 @@ extension OutboxState {
             guard version < Schema.version || !tables.contains("records") else { return .ready(connection) }
             try connection.execute("BEGIN IMMEDIATE", step: "creating the tables")
             do throws(OutboxError) {
+                // An existing version 1 file keeps its records and gains the new columns (`CREATE … IF NOT EXISTS`
+                // below leaves existing tables as they are).
+                if version == 1, tables.contains("records") {
+                    try connection.execute(Schema.migrateFromVersion1, step: "upgrading the outbox to schema 2")
+                }
                 try connection.execute(Schema.create, step: "creating the tables")
                 try connection.execute(
                     "PRAGMA application_id=\(Schema.applicationID); PRAGMA user_version=\(Schema.version);",

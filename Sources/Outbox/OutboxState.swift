@@ -260,17 +260,25 @@ final class OutboxState {
             try SQLiteConnection.withBytes(row.payload) { payload throws(OutboxError) in
                 try connection.run(
                     """
-                    INSERT INTO records(position, created_at, expires_at, topic, qos, payload)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO records(position, created_at, expires_at, topic, qos, payload, retain, content_type, correlation)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     step: "storing a record"
                 ) { statement in
+                    let properties = row.draft.properties
                     statement.bind(1, row.position)
                     statement.bind(2, row.draft.createdAtMillis)
                     statement.bind(3, row.draft.expiresAtMillis)
                     statement.bind(4, row.draft.topic)
                     statement.bind(5, Int64(row.draft.qos))
                     statement.bind(6, borrowing: payload)
+                    statement.bind(7, Int64(properties.retain ? 1 : 0))
+                    statement.bind(8, properties.contentType)
+                    if let correlation = properties.correlationData {
+                        statement.bind(9, correlation)
+                    } else {
+                        statement.bindNull(9)
+                    }
                 }
             }
             totals[row.draft.priority, default: (0, 0)].records += 1
@@ -290,7 +298,10 @@ final class OutboxState {
     }
 
     func estimatedBytes(_ rows: [PreparedRow]) -> Int64 {
-        limits.estimatedBytes(rowSizes: rows.map { $0.payload.count + $0.draft.topic.utf8.count })
+        limits.estimatedBytes(rowSizes: rows.map {
+            $0.payload.count + $0.draft.topic.utf8.count + ($0.draft.properties.contentType?.utf8.count ?? 0)
+                + ($0.draft.properties.correlationData?.count ?? 0)
+        })
     }
 
     func refuse(_ drafts: [RecordDraft]) {
@@ -340,7 +351,7 @@ final class OutboxState {
             let range = Schema.range(priority)
             try connection.query(
                 """
-                SELECT position, created_at, expires_at, topic, qos, payload FROM records
+                SELECT position, created_at, expires_at, topic, qos, payload, retain, content_type, correlation FROM records
                 WHERE position >= ? AND position < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY position
                 """,
                 step: "reading records to send",
@@ -356,7 +367,8 @@ final class OutboxState {
                         OutboxRecord(
                             sequence: sequence, priority: priority, createdAtMillis: statement.int64(1),
                             expiresAtMillis: statement.optionalInt64(2), topic: statement.text(3),
-                            qos: UInt8(truncatingIfNeeded: statement.int64(4)), payload: statement.blob(5)))
+                            qos: UInt8(truncatingIfNeeded: statement.int64(4)),
+                            properties: Self.properties(statement, from: 6), payload: statement.blob(5)))
                     return records.count < limit
                 })
         }
@@ -405,9 +417,10 @@ final class OutboxState {
             try connection.run(
                 """
                 INSERT OR REPLACE INTO dead_letters(
-                    sequence, priority, created_at, expires_at, topic, qos, payload, reason, at)
+                    sequence, priority, created_at, expires_at, topic, qos, payload, reason, at, retain, content_type,
+                    correlation)
                 SELECT position & \(Schema.sequenceMask), position >> \(Schema.sequenceBits), created_at, expires_at,
-                    topic, qos, payload, ?, ?
+                    topic, qos, payload, ?, ?, retain, content_type, correlation
                 FROM records WHERE position IN (?, ?, ?, ?)
                 """, step: "dead-lettering a record"
             ) { statement in
@@ -432,7 +445,9 @@ final class OutboxState {
         var letters: [DeadLetter] = []
         try openConnection().query(
             """
-            SELECT sequence, priority, created_at, expires_at, topic, qos, payload, reason, at FROM dead_letters
+            SELECT sequence, priority, created_at, expires_at, topic, qos, payload, reason, at, retain, content_type,
+                correlation
+            FROM dead_letters
             ORDER BY sequence DESC LIMIT ?
             """,
             step: "reading dead letters",
@@ -443,7 +458,7 @@ final class OutboxState {
                     priority: PriorityClass(rawValue: UInt8(truncatingIfNeeded: statement.int64(1))) ?? .bulk,
                     createdAtMillis: statement.int64(2), expiresAtMillis: statement.optionalInt64(3),
                     topic: statement.text(4), qos: UInt8(truncatingIfNeeded: statement.int64(5)),
-                    payload: statement.blob(6))
+                    properties: Self.properties(statement, from: 9), payload: statement.blob(6))
                 letters.append(DeadLetter(record: record, reason: statement.text(7), atMillis: statement.int64(8)))
                 return true
             })
@@ -533,6 +548,13 @@ final class OutboxState {
         }
         try insert([row], need: need, top: draft.priority)
         return sequence
+    }
+
+    /// The `retain`, `content_type` and `correlation` columns, from `column` on.
+    static func properties(_ statement: SQLiteStatement, from column: Int32) -> RecordProperties {
+        RecordProperties(
+            retain: statement.int64(column) != 0, contentType: statement.optionalText(column + 1),
+            correlationData: statement.optionalBlob(column + 2))
     }
 
     static func dropRange(_ statement: SQLiteStatement, from column: Int32) -> DropRange {

@@ -1,3 +1,25 @@
+/// What MQTT carries for a record besides its topic, QoS and payload: the retain flag and the MQTT 5 properties a
+/// command answer echoes (docs/mqtt.md). Telemetry records have none; command answers carry their content type and
+/// the request's Correlation Data, the feature state is retained.
+public struct RecordProperties: Sendable, Equatable {
+    /// Published with the retain flag: the broker keeps the last one for subscribers that come later.
+    public var retain: Bool
+    /// MQTT 5 Content Type, e.g. "application/json".
+    public var contentType: String?
+    /// MQTT 5 Correlation Data, echoed from a request.
+    public var correlationData: [UInt8]?
+
+    /// Properties as given; the defaults are none.
+    public init(retain: Bool = false, contentType: String? = nil, correlationData: [UInt8]? = nil) {
+        self.retain = retain
+        self.contentType = contentType
+        self.correlationData = correlationData
+    }
+
+    /// No retain flag and no properties: what every telemetry record has.
+    public static let none = RecordProperties()
+}
+
 /// What a producer hands to `OutboxStore.append`: the outbox assigns the sequence number, then asks for the bytes.
 public struct RecordDraft: Sendable {
     public var priority: PriorityClass
@@ -7,6 +29,8 @@ public struct RecordDraft: Sendable {
     public var expiresAtMillis: Int64?
     public var topic: String
     public var qos: UInt8
+    /// The retain flag and MQTT 5 properties it is published with.
+    public var properties: RecordProperties
     /// The ready-to-publish bytes, given the record's sequence number (which the payload usually embeds). Called
     /// once per append, while the store is locked: it must not call back into the store. If it throws, the append
     /// stores nothing and throws `OutboxError` with code `.payload`.
@@ -18,13 +42,15 @@ public struct RecordDraft: Sendable {
     /// A draft; `payload` is called with the sequence number the outbox assigns.
     public init(
         priority: PriorityClass, createdAtMillis: Int64, expiresAtMillis: Int64?, topic: String, qos: UInt8,
-        sampleCount: Int = 0, payload: @escaping @Sendable (_ sequence: UInt64) throws -> [UInt8]
+        properties: RecordProperties = .none, sampleCount: Int = 0,
+        payload: @escaping @Sendable (_ sequence: UInt64) throws -> [UInt8]
     ) {
         self.priority = priority
         self.createdAtMillis = createdAtMillis
         self.expiresAtMillis = expiresAtMillis
         self.topic = topic
         self.qos = qos
+        self.properties = properties
         self.sampleCount = sampleCount
         self.payload = payload
     }
@@ -92,12 +118,13 @@ public struct OutboxRecord: Sendable, Equatable {
     public var expiresAtMillis: Int64?
     public var topic: String
     public var qos: UInt8
+    public var properties: RecordProperties
     public var payload: [UInt8]
 
     /// A record as stored.
     public init(
         sequence: UInt64, priority: PriorityClass, createdAtMillis: Int64, expiresAtMillis: Int64?, topic: String,
-        qos: UInt8, payload: [UInt8]
+        qos: UInt8, properties: RecordProperties = .none, payload: [UInt8]
     ) {
         self.sequence = sequence
         self.priority = priority
@@ -105,6 +132,7 @@ public struct OutboxRecord: Sendable, Equatable {
         self.expiresAtMillis = expiresAtMillis
         self.topic = topic
         self.qos = qos
+        self.properties = properties
         self.payload = payload
     }
 }

@@ -2,8 +2,10 @@
 enum Schema {
     /// `PRAGMA application_id`: "AXLE", so that a foreign database at the path is refused rather than used.
     static let applicationID: Int64 = 0x4158_4C45
-    /// `PRAGMA user_version` of this layout.
-    static let version: Int64 = 1
+    /// `PRAGMA user_version` of this layout. Version 2 added each record's retain flag and MQTT 5 properties
+    /// (`RecordProperties`), so that command answers can travel through the outbox; `migrateFromVersion1` adds them
+    /// to a version 1 file in place.
+    static let version: Int64 = 2
 
     /// Sequence numbers fit in 56 bits; the top byte of a record's position is its class.
     static let sequenceBits: Int64 = 56
@@ -38,7 +40,10 @@ enum Schema {
             expires_at INTEGER,
             topic TEXT NOT NULL,
             qos INTEGER NOT NULL,
-            payload BLOB NOT NULL
+            payload BLOB NOT NULL,
+            retain INTEGER NOT NULL DEFAULT 0,
+            content_type TEXT,
+            correlation BLOB
         );
         CREATE INDEX IF NOT EXISTS records_by_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;
         CREATE TABLE IF NOT EXISTS classes(
@@ -59,7 +64,10 @@ enum Schema {
             qos INTEGER NOT NULL,
             payload BLOB NOT NULL,
             reason TEXT NOT NULL,
-            at INTEGER NOT NULL
+            at INTEGER NOT NULL,
+            retain INTEGER NOT NULL DEFAULT 0,
+            content_type TEXT,
+            correlation BLOB
         );
         CREATE TABLE IF NOT EXISTS drops(
             id INTEGER PRIMARY KEY,
@@ -74,6 +82,17 @@ enum Schema {
         );
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
         INSERT OR IGNORE INTO meta(key, value) VALUES ('last_sequence', 0), ('cap_bytes', 0);
+        """
+
+    /// Version 1 to 2: the columns of `RecordProperties`, empty for the records already stored (telemetry and the
+    /// agent's events, which have none). `ADD COLUMN` with a constant default rewrites no rows, only the schema.
+    static let migrateFromVersion1 = """
+        ALTER TABLE records ADD COLUMN retain INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE records ADD COLUMN content_type TEXT;
+        ALTER TABLE records ADD COLUMN correlation BLOB;
+        ALTER TABLE dead_letters ADD COLUMN retain INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE dead_letters ADD COLUMN content_type TEXT;
+        ALTER TABLE dead_letters ADD COLUMN correlation BLOB;
         """
 
     /// Dead letters kept at most; older ones are deleted as new ones arrive.

@@ -96,6 +96,11 @@ public struct CommandResponse: Sendable, Equatable {
 
     /// The JSON payload; `name`, `reason`, `text` and `result` only when present.
     public func payload() -> [UInt8] {
+        Array(JSONValue.object(members()).rendered().utf8)
+    }
+
+    /// The payload's members, in order (the agent appends the outbox's `seq` to them).
+    public func members() -> [(String, JSONValue)] {
         var members: [(String, JSONValue)] = [("id", .string(id)), ("vehicle", .string(vehicle))]
         if let name { members.append(("name", .string(name))) }
         members.append(("status", .string(status.rawValue)))
@@ -103,7 +108,7 @@ public struct CommandResponse: Sendable, Equatable {
         if let reason { members.append(("reason", .string(reason.rawValue))) }
         if let text { members.append(("text", .string(text))) }
         if let result { members.append(("result", result)) }
-        return Array(JSONValue.object(members).rendered().utf8)
+        return members
     }
 
     /// Reads a response payload (unknown members are ignored, so that responses can grow).

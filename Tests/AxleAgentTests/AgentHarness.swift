@@ -92,6 +92,11 @@ struct Received {
             }
             if message.topic.hasSuffix("/features") {
                 features.append(String(decoding: message.payload, as: UTF8.self))
+                answerSequences.append(contentsOf: Self.sequence(ofJSON: message.payload).map { [$0] } ?? [])
+                continue
+            }
+            if message.topic.contains("/cmd/res") {
+                answerSequences.append(contentsOf: Self.sequence(ofJSON: message.payload).map { [$0] } ?? [])
                 continue
             }
             guard let batch = try? TelemetryPayloadDecoder.decode(message.payload) else {
@@ -106,8 +111,21 @@ struct Received {
         }
     }
 
+    /// Sequence numbers of command answers and feature states (their JSON's `seq`: they are outbox records too).
+    var answerSequences: [UInt64] = []
+
     /// Every sequence number seen, on any topic.
-    var sequences: Set<UInt64> { Set(telemetry.map(\.sequence)).union(events.map(\.sequence)) }
+    var sequences: Set<UInt64> {
+        Set(telemetry.map(\.sequence)).union(events.map(\.sequence)).union(answerSequences)
+    }
+
+    /// The `seq` member of a JSON answer or feature state.
+    static func sequence(ofJSON payload: [UInt8]) -> UInt64? {
+        guard let document = try? JSONValue.parse(String(decoding: payload, as: UTF8.self)),
+            let sequence = document["seq"]?.intValue, sequence > 0
+        else { return nil }
+        return UInt64(sequence)
+    }
 
     /// Sequence numbers that arrived more than once with different bytes (a re-created record, not a re-sent one).
     var conflictingDuplicates: [UInt64] {
@@ -123,7 +141,7 @@ struct Received {
         return conflicts
     }
 
-    var duplicateCount: Int { telemetry.count + events.count - sequences.count }
+    var duplicateCount: Int { telemetry.count + events.count + answerSequences.count - sequences.count }
 }
 
 /// The sequence numbers missing from 1...last.

@@ -2,6 +2,7 @@ import AxleBase
 import AxleTestSupport
 import CommandStore
 import MQTTUplink
+import Outbox
 import RemoteCommands
 import Testing
 
@@ -26,14 +27,25 @@ struct CommandQueueFullTests {
         let journal = try CommandJournal(path: harness.directory + "/commands.db")
         let client = try MQTTClient(
             configuration: MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "axled-queue-full"))
+        // Answers go through the outbox and its drainer, as in the agent.
+        let outbox = try OutboxStore(configuration: OutboxConfiguration(path: harness.directory + "/outbox.db"))
+        defer { outbox.close() }
+        let drainer = OutboxDrainer(outbox: outbox, client: client, policy: .standard)
         let connected = StopToken()
-        client.start { event in if case .connected = event { connected.requestStop() } }
+        client.start { event in
+            drainer.handle(event)
+            if case .connected = event { connected.requestStop() }
+        }
         defer { client.stop(final: nil, timeoutSeconds: 0.5) }
+        startDedicatedThread(name: "drainer") { drainer.run() }
+        defer { drainer.stop() }
         #expect(connected.wait(seconds: 10), "the client did not connect to \(broker.url)")
+        let log = AgentLog(level: .error)
+        let durable = DurableMessages(outbox: outbox, client: client, onAppended: { drainer.recordsAppended() }, log: log)
         // Nobody claims: the commands service is not running, as when it is busy with the journal.
         let intake = CommandIntake(
-            verifier: verifier, journal: journal, responder: CommandResponder(client: client, topics: topics),
-            settings: CommandSettings(), log: AgentLog(level: .error), onWaiting: {})
+            verifier: verifier, journal: journal, responder: CommandResponder(client: client, topics: topics, durable: durable),
+            settings: CommandSettings(), log: log, onWaiting: {})
 
         let now = wallClockMillis()
         var ids: [String] = []

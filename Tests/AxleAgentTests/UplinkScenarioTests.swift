@@ -48,7 +48,9 @@ struct UplinkScenarioTests {
         let broker = try MosquittoBroker()
         let harness = try AgentHarness(vehicleID: "car-batch")
         defer { harness.cleanUp() }
-        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/car-batch/telemetry"])
+        // The feature state is an outbox record too (one per start): read it so that every sequence number is seen.
+        let subscriber = try MosquittoSubscriber(
+            broker: broker, topics: ["axle/v1/car-batch/telemetry", "axle/v1/car-batch/features"])
         let agent = try harness.start(
             broker: broker.url, ["--simulate", "city-drive", "--simulate-speed", "1", "--telemetry-batch", "1"])
         usleep(4_500_000)
@@ -59,7 +61,10 @@ struct UplinkScenarioTests {
         #expect(waitUntil(timeoutSeconds: 10) { Received(subscriber.messages()).sequences.count >= Int(last) })
         // 4.5 s of driving in 1 s batches: four full records and the part-batch written at shutdown, not a record
         // per read of the simulator.
-        #expect((4...6).contains(last), "\(last) telemetry records")
+        let received = Received(subscriber.messages())
+        let telemetryRecords = Set(received.telemetry.map(\.sequence)).count
+        #expect((4...6).contains(telemetryRecords), "\(telemetryRecords) telemetry records")
+        #expect(telemetryRecords + Set(received.answerSequences).count == Int(last))
         // One copy per sequence number (the record in flight at SIGTERM may arrive twice), in sequence order.
         var batches: [UInt64: DecodedBatch] = [:]
         for message in subscriber.messages() {

@@ -10,13 +10,24 @@ public struct PendingRecord: Sendable, Equatable {
     public var topic: String
     public var qos: UInt8
     public var payload: [UInt8]
+    /// Published with the retain flag (the feature state).
+    public var retain: Bool
+    /// MQTT 5 properties a command answer carries: its content type and the request's Correlation Data.
+    public var contentType: String?
+    public var correlationData: [UInt8]?
 
-    public init(sequence: UInt64, priority: RecordClass, topic: String, qos: UInt8, payload: [UInt8]) {
+    public init(
+        sequence: UInt64, priority: RecordClass, topic: String, qos: UInt8, payload: [UInt8], retain: Bool = false,
+        contentType: String? = nil, correlationData: [UInt8]? = nil
+    ) {
         self.sequence = sequence
         self.priority = priority
         self.topic = topic
         self.qos = qos
         self.payload = payload
+        self.retain = retain
+        self.contentType = contentType
+        self.correlationData = correlationData
     }
 }
 
@@ -46,7 +57,7 @@ public enum RecordPublishOutcome: Sendable, Equatable {
 
 /// The connection records are published on, acknowledged later by message id.
 public protocol RecordPublisher {
-    /// Publishes `record` at `qos` (never retained); returns at once.
+    /// Publishes `record` at `qos`, with its retain flag and properties; returns at once.
     func publish(_ record: PendingRecord, qos: UInt8) -> RecordPublishOutcome
 }
 

@@ -7,11 +7,13 @@ import Synchronization
 
 /// Publishes command statuses: to the request's MQTT 5 Response Topic when it lies in the vehicle's `…/cmd/res`
 /// subtree (`UplinkTopics.answerTopic`), else to `…/cmd/res`, with the request's Correlation Data when that is short.
-/// Straight through the client, not the outbox: a status is only worth its moment, and the journal (`axle commands`)
-/// keeps what happened.
+/// Statuses of signed commands go through the outbox (`DurableMessages`), so that one made while the link is down
+/// survives a crash and arrives after the reconnection; answers to unauthenticated requests go straight through the
+/// client at QoS 0, as nothing vouches for them being worth keeping.
 struct CommandResponder: Sendable {
     let client: MQTTClient
     let topics: UplinkTopics
+    let durable: DurableMessages
 
     /// Longest Correlation Data echoed; longer is left out of the answer (`axle-fleet` sends the 36-byte command id).
     /// Not signed, so without a bound any sender could make the vehicle publish 60 kB per request.
@@ -25,7 +27,7 @@ struct CommandResponder: Sendable {
         let response = CommandResponse(
             id: id, vehicle: topics.vehicleID, name: name, status: status, timeMillis: wallClockMillis(), reason: reason,
             text: text, result: result)
-        _ = client.publish(Self.message(response, to: reply, qos: 1, topics: topics))
+        durable.publish(Self.message(response, to: reply, qos: 1, topics: topics), members: response.members())
     }
 
     /// The answer to a request refused before its signature checked out: QoS 0, so that no session ever sends it

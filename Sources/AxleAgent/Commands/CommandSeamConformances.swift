@@ -13,16 +13,22 @@ extension EntitlementStore: EntitlementStoring {}
 
 extension CommandResponder: CommandStatusPublisher {}
 
-/// The retained `…/features` message, straight through the client (QoS 1): the next change replaces it.
+/// The retained `…/features` message (QoS 1), through the outbox like the command answers: a change made while the
+/// link is down (an entitlement expiring) reaches the broker after the reconnection, even across a crash; the next
+/// change replaces it, and the outbox's order makes the last one made the one retained.
 struct MQTTFeatureStatePublisher: FeatureStatePublisher {
-    let client: MQTTClient
+    let durable: DurableMessages
     let topics: UplinkTopics
 
     func publishFeatures(_ document: JSONValue) {
         var properties = MQTTProperties()
         properties.contentType = "application/json"
-        _ = client.publish(MQTTMessage(
-            topic: topics.features, payload: Array(document.rendered().utf8), qos: 1, retain: true, properties: properties))
+        guard case .object(let members) = document else { return }
+        durable.publish(
+            MQTTMessage(
+                topic: topics.features, payload: Array(document.rendered().utf8), qos: 1, retain: true,
+                properties: properties),
+            members: members)
     }
 }
 

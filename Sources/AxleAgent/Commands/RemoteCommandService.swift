@@ -22,7 +22,8 @@ struct RemoteCommandService: Sendable {
     let databasePath: String
 
     init(
-        configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, events: AgentEvents, log: AgentLog
+        configuration: AgentConfiguration, topics: UplinkTopics, client: MQTTClient, durable: DurableMessages,
+        events: AgentEvents, log: AgentLog
     ) throws {
         var keys: [CommandPublicKey] = []
         for path in configuration.commands.trustKeyFiles {
@@ -56,7 +57,7 @@ struct RemoteCommandService: Sendable {
             events.commandJournalReplaced(
                 movedTo: movedTo, reason: reason, lostFeatures: lostFeatures, refusesIssuedBeforeMillis: cutoff)
         }
-        responder = CommandResponder(client: client, topics: topics)
+        responder = CommandResponder(client: client, topics: topics, durable: durable)
         let wakeup = DispatchSemaphore(value: 0)
         self.wakeup = wakeup
         intake = CommandIntake(
@@ -84,7 +85,9 @@ struct RemoteCommandService: Sendable {
     }
 
     /// Subscribes to the request topic (renewed on every reconnect by the client) and answers INTERRUPTED for every
-    /// command a previous run started and never finished: none of them is run again. The `commands` service
+    /// command a previous run started and never finished: none of them is run again. The journal marks them
+    /// interrupted as it opens, so this is the one chance to say so: the answers are in the outbox before this
+    /// returns, and survive a crash before the link comes up. The `commands` service
     /// (`CommandService`) then claims and executes what arrives.
     func subscribe(client: MQTTClient, topics: UplinkTopics, log: AgentLog) {
         _ = client.subscribe(topics.commandRequests, qos: 1)
