@@ -19,7 +19,7 @@ public struct AxleFleetCommand: ParsableCommand {
             SIGTERM) before a final status.
             """,
         version: "axle-fleet \(AxleVersion.current)",
-        subcommands: [KeygenCommand.self, CommandGroup.self, FeatureGroup.self, WatchCommand.self]
+        subcommands: [KeygenCommand.self, CommandGroup.self, FeatureGroup.self, WatchCommand.self, ConfigGroup.self]
     )
 
     public init() {}

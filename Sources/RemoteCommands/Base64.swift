@@ -2,8 +2,9 @@
 ///
 /// Decoding is strict on purpose: the envelope carries the body and the signature in base64, and a lenient decoder
 /// (ignoring unused bits in the last character, whitespace or missing padding) would let a changed payload decode to
-/// the same bytes. Here every accepted text is the one canonical encoding of its bytes.
-enum Base64 {
+/// the same bytes. Here every accepted text is the one canonical encoding of its bytes. Package-wide: the configuration
+/// keys (`ConfigBundle`) use the same key file format.
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// 0–63 for an alphabet byte, 0xFF otherwise.
@@ -13,7 +14,7 @@ enum Base64 {
         return table
     }()
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -34,7 +35,7 @@ enum Base64 {
     }
 
     /// The bytes of a canonical standard-base64 text, or nil (with no hint why: callers say which field it was).
-    static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var output: [UInt8] = []

@@ -19,9 +19,9 @@ public struct KeyFileError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Key ids: what the envelope's `key` names and the trust store looks up.
-enum KeyID {
+package enum KeyID {
     /// `[A-Za-z0-9._-]{1,64}`.
-    static func isValid(_ keyID: String) -> Bool {
+    package static func isValid(_ keyID: String) -> Bool {
         let bytes = Array(keyID.utf8)
         guard (1...64).contains(bytes.count) else { return false }
         return bytes.allSatisfy { byte in
@@ -34,7 +34,7 @@ enum KeyID {
         }
     }
 
-    static func check(_ keyID: String, in place: String) throws(KeyFileError) {
+    package static func check(_ keyID: String, in place: String) throws(KeyFileError) {
         guard isValid(keyID) else {
             throw KeyFileError(
                 "\(place)key id \"\(keyID)\" is not valid: use 1 to 64 characters of A-Z a-z 0-9 . _ -")
@@ -42,21 +42,37 @@ enum KeyID {
     }
 }
 
-/// The one-line key file format: `<kind> <key id> <base64 of 32 bytes>`.
-enum KeyFileText {
-    static let publicKind = "axle-ed25519-public"
-    static let privateKind = "axle-ed25519-private"
+/// The one-line key file format: `<kind> <key id> <base64 of 32 bytes>`. The kind names the key's role as well as
+/// its half: command keys and configuration keys (`ConfigBundle`) are kept apart by their files, so that a key made
+/// for one role is refused where the other is expected.
+package enum KeyFileText {
+    package static let publicKind = "axle-ed25519-public"
+    package static let privateKind = "axle-ed25519-private"
+    package static let configurationPublicKind = "axle-config-ed25519-public"
+    package static let configurationPrivateKind = "axle-config-ed25519-private"
 
-    static func render(kind: String, keyID: String, bytes: [UInt8]) -> String {
+    package static func render(kind: String, keyID: String, bytes: [UInt8]) -> String {
         "\(kind) \(keyID) \(Base64.encode(bytes))\n"
     }
 
+    /// What a key file of `kind` holds, for messages.
+    static func describe(_ kind: String) -> String {
+        switch kind {
+        case publicKind: "a command public key"
+        case privateKind: "a command signing key"
+        case configurationPublicKind: "a configuration public key"
+        case configurationPrivateKind: "a configuration signing key"
+        default: "a key"
+        }
+    }
+
     /// The key id and the 32 key bytes of the file at `path`, which must be of `kind`.
-    static func read(path: String, kind: String) throws(KeyFileError) -> (keyID: String, bytes: [UInt8]) {
+    package static func read(path: String, kind: String) throws(KeyFileError) -> (keyID: String, bytes: [UInt8]) {
         let contents: [UInt8]
         do {
             // A signing key others can read, or a trust key others can replace, is refused (as ssh does).
-            contents = try KeyFileAccess.read(path: path, kind: kind == publicKind ? .trusted : .secret, limit: 4096)
+            let isPublic = kind == publicKind || kind == configurationPublicKind
+            contents = try KeyFileAccess.read(path: path, kind: isPublic ? .trusted : .secret, limit: 4096)
         } catch {
             throw KeyFileError(error.description)
         }
@@ -71,12 +87,20 @@ enum KeyFileText {
             throw KeyFileError("\(path): \(expected)")
         }
         guard fields[0] == kind else {
-            let other = kind == publicKind ? privateKind : publicKind
-            if fields[0] == other {
+            let pairs = [publicKind: privateKind, privateKind: publicKind,
+                configurationPublicKind: configurationPrivateKind, configurationPrivateKind: configurationPublicKind]
+            if String(fields[0]) == pairs[kind] {
                 throw KeyFileError(
-                    kind == publicKind
+                    kind == publicKind || kind == configurationPublicKind
                         ? "\(path): this is a private key file; give the public one (PREFIX.pub) here"
                         : "\(path): this is a public key file; signing needs the private one (PREFIX.key)")
+            }
+            let known = [publicKind, privateKind, configurationPublicKind, configurationPrivateKind]
+            if known.contains(String(fields[0])) {
+                let wanted = kind == configurationPrivateKind || kind == configurationPublicKind
+                    ? "configuration bundles are signed and checked with configuration keys (axle-fleet config keygen)"
+                    : "commands are signed and checked with command keys (axle-fleet keygen)"
+                throw KeyFileError("\(path): this is \(describe(String(fields[0]))), not \(describe(kind)); \(wanted)")
             }
             throw KeyFileError("\(path): starts with \"\(fields[0])\"; \(expected)")
         }
@@ -199,7 +223,7 @@ public struct CommandSigningKey: Sendable {
     }
 
     /// Creates a new file (O_EXCL: never an existing one) with `text`, flushed to disk.
-    private static func createFile(_ path: String, text: String, mode: mode_t) throws(KeyFileError) {
+    package static func createFile(_ path: String, text: String, mode: mode_t) throws(KeyFileError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else {
             let code = errno

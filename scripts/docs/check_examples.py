@@ -31,8 +31,8 @@ The environment ("as written" except for the broker address):
 - a private mosquitto (/usr/sbin/mosquitto) on a free loopback port; the docs' broker host names are rewritten to
   it by BROKER_SUBSTITUTIONS below, and nothing else in a command is changed;
 - for examples that talk to a vehicle, axled with the demo sedan simulator as vehicle AGENT_VEHICLE_ID, trusting
-  every *.pub key the examples generated so far, its control socket in $AXLE_SOCKET; ready when its retained status
-  says online, and for a driving scenario once Vehicle.Speed is above 0;
+  every command *.pub key the examples generated so far (not configuration keys), its control socket in
+  $AXLE_SOCKET; ready when its retained status says online, and for a driving scenario once Vehicle.Speed is above 0;
 - FIXTURES below: files the docs assume the reader already has.
 
 Exit status: 0 when every example ran as documented, 1 when any failed (file:line, command, exit status, stderr),
@@ -278,6 +278,12 @@ def output_key(line: str) -> str | None:
     """The first word of an output line (timestamps and numbers skipped): what the loose comparison compares."""
     match = re.search(r"[A-Za-z_][A-Za-z0-9_.-]*", line)
     return match.group(0) if match else None
+
+
+def is_command_key(path: str) -> bool:
+    """Whether a .pub file is a command key (axled --trust-key), not a configuration key (docs/configuration.md)."""
+    with open(path, encoding="utf-8", errors="replace") as file:
+        return file.read(64).startswith("axle-ed25519-public ")
 
 
 def output_matches(expected: list[str], actual: str) -> str | None:
@@ -574,7 +580,9 @@ def main() -> int:
             command = broker.substitute(example.command)
             if needs_agent(command):
                 scenario = example.agent_scenario or DEFAULT_SCENARIO
-                keys = sorted(glob.glob(os.path.join(workdir, "**", "*.pub"), recursive=True))
+                keys = sorted(
+                    path for path in glob.glob(os.path.join(workdir, "**", "*.pub"), recursive=True)
+                    if is_command_key(path))
                 if agent is None or agent.scenario != scenario or agent.trusted_keys != keys:
                     if agent is not None:
                         agent.stop()
