@@ -28,7 +28,6 @@ let package = Package(
         .library(name: "CommandStore", targets: ["CommandStore"]),
         .library(name: "AgentCore", targets: ["AgentCore"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
-        .library(name: "ConfigBundle", targets: ["ConfigBundle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,7 +49,7 @@ let package = Package(
         // Live buses: sockets, kernel filters, batched reads, sending, bus health.
         .target(name: "CANBus", dependencies: ["AxleBase", "CANFrames", "DBC", "CSocketCAN", "Diagnostics"]),
         // A simulated vehicle: scenarios that drive a DBC's signals, reacting to command frames.
-        .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC"]),
+        .target(name: "VehicleSimulator", dependencies: ["AxleBase", "CANFrames", "DBC", "Diagnostics"]),
         // SQLite, zstd and libmosquitto: headers plus the few macros Swift cannot import.
         .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
@@ -73,7 +72,7 @@ let package = Package(
         // TOML 1.0 for profiles and the agent configuration, with file:line in every error (and no Foundation).
         .target(name: "TOML", dependencies: ["AxleBase"]),
         // Firmware profiles: buses and DBCs, the VSS signal catalog, collection rules, events, command definitions.
-        .target(name: "FirmwareProfile", dependencies: ["AxleBase", "CANFrames", "DBC", "TOML"]),
+        .target(name: "FirmwareProfile", dependencies: ["AxleBase", "CANFrames", "DBC", "TOML", "Diagnostics"]),
         // The collection engine: periodic, on-change and aggregated samples; condition-triggered events with windows.
         .target(name: "Collection", dependencies: ["AxleBase", "DBC", "FirmwareProfile"]),
         // The control socket between `axled` and `axle`: requests, reports, the server and the client.
@@ -84,12 +83,6 @@ let package = Package(
             name: "RemoteCommands",
             dependencies: ["AxleBase", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // Signed configuration bundles (docs/configuration.md): the manifest of a profile's files, configuration keys
-        // (a role apart from command keys), the byte format, verification with one reason per refusal.
-        .target(
-            name: "ConfigBundle",
-            dependencies: ["AxleBase", "RemoteCommands", .product(name: "Crypto", package: "swift-crypto")]
-        ),
         // The agent's durable command state in commands.db: the journal (each command id runs at most once) and the
         // feature entitlements, on one connection.
         .target(name: "CommandStore", dependencies: ["AxleBase", "RemoteCommands", "SQLiteDatabase"]),
@@ -98,7 +91,9 @@ let package = Package(
         // so that they are unit-tested with fakes and a fake clock, without a broker, a bus or a database.
         .target(
             name: "AgentCore",
-            dependencies: ["AxleBase", "CANFrames", "DBC", "FirmwareProfile", "Collection", "RemoteCommands"]
+            dependencies: [
+                "AxleBase", "CANFrames", "DBC", "FirmwareProfile", "Collection", "RemoteCommands", "Diagnostics",
+            ]
         ),
         // Vehicle diagnostics as pure protocol logic, no C module and no clock of its own: ISO-TP segmentation and
         // reassembly (docs/diagnostics.md). The socket glue sits with the CAN code.
@@ -109,6 +104,7 @@ let package = Package(
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
                 "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands", "CommandStore", "AgentCore",
+                "Diagnostics",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -135,7 +131,7 @@ let package = Package(
         .target(
             name: "AxleFleet",
             dependencies: [
-                "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "ConfigBundle",
+                "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -169,7 +165,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentCoreTests",
-            dependencies: ["AgentCore", "AxleBase", "CANFrames", "Collection", "FirmwareProfile", "RemoteCommands"]),
+            dependencies: [
+                "AgentCore", "AxleBase", "CANFrames", "Collection", "FirmwareProfile", "RemoteCommands", "Diagnostics",
+            ]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CANFrames", "AxleTestSupport"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML", "AxleTestSupport"]),
         .testTarget(name: "FirmwareProfileTests", dependencies: ["FirmwareProfile", "TOML", "DBC", "AxleTestSupport"]),
@@ -179,14 +177,11 @@ let package = Package(
             dependencies: ["AgentControl", "AgentControlTestSupport", "AxleBase", "Outbox", "AxleTestSupport"]),
         .testTarget(name: "AxleBaseTests", dependencies: ["AxleBase"]),
         .testTarget(name: "RemoteCommandsTests", dependencies: ["RemoteCommands", "AxleBase", "AxleTestSupport"]),
-        .testTarget(name: "ConfigBundleTests", dependencies: ["ConfigBundle", "RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
             name: "CommandStoreTests", dependencies: ["CommandStore", "RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
             name: "AxleFleetTests",
-            dependencies: [
-                "AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport", "ConfigBundle",
-            ]),
+            dependencies: ["AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport"]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )

@@ -14,6 +14,8 @@ public struct ExternalSample: Sendable, Equatable {
     public enum Origin: Sendable, Equatable {
         /// The GNSS receiver through gpsd.
         case location
+        /// A value the diagnostics service polled from an ECU (`[diagnostics.signals]`).
+        case diagnostics
     }
 
     public init(catalogIndex: Int, timeMicros: Int64, value: Double?, origin: Origin) {

@@ -87,7 +87,12 @@ public enum Agent {
         // The source before the client: a replay file that cannot be read (or an unknown scenario) is a
         // configuration error found before the agent announces itself online to the broker.
         let simulatorCommands = SimulatorCommandQueue()
-        let source = try makeSource(configuration, simulatorCommands: simulatorCommands, wakeup: wakeup, log: log)
+        // What the diagnostics service hears of the simulated bus, and the one queue through which the rest of the
+        // agent asks ECUs (DiagnosticRequestQueue.ask), serialized with the poll schedule.
+        let diagnosticTap = profile.diagnostics.map { SimulatorDiagnosticTap(configuration: $0) }
+        let diagnosticRequests = DiagnosticRequestQueue()
+        let source = try makeSource(
+            configuration, simulatorCommands: simulatorCommands, diagnosticTap: diagnosticTap, wakeup: wakeup, log: log)
         let client = try MQTTClient(configuration: mqtt)
         let drainer = OutboxDrainer(
             outbox: outbox, client: client, policy: configuration.uplink,
@@ -189,6 +194,30 @@ public enum Agent {
         } else if let gpsd = configuration.gpsd {
             services.start(GPSDLocationService(
                 host: gpsd.host, port: gpsd.port, profile: profile, inbox: externalSamples, state: state, log: log))
+        }
+
+        // Diagnostics after the pipeline, so stopped before it: its last values are still collected.
+        if let diagnostics = profile.diagnostics {
+            let makeLink: (@Sendable () -> any DiagnosticLink)?
+            switch configuration.source {
+            case .socketCAN:
+                let interfaces = configuration.canInterfaces
+                let linkLog = log.writer(.warning, "diagnostics")
+                makeLink = { SocketCANDiagnosticLink(configuration: diagnostics, interfaces: interfaces, log: linkLog) }
+            case .simulate:
+                let bus = profile.buses[0].name
+                makeLink = { [diagnosticTap] in
+                    SimulatorDiagnosticLink(queue: simulatorCommands, tap: diagnosticTap!, wakeup: wakeup, bus: bus)
+                }
+            case .replay:
+                makeLink = nil
+                log(.notice, "diagnostics", "a replay runs without diagnostics: there is no ECU to ask")
+            }
+            if let makeLink {
+                services.start(DiagnosticsService(
+                    profile: profile, makeLink: makeLink, requests: diagnosticRequests, inbox: externalSamples,
+                    events: events, state: state, log: log, onAppended: { drainer.recordsAppended() }))
+            }
         }
 
         // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
@@ -306,7 +335,8 @@ public enum Agent {
     }
 
     private static func makeSource(
-        _ configuration: AgentConfiguration, simulatorCommands: SimulatorCommandQueue, wakeup: PipelineWakeup, log: AgentLog
+        _ configuration: AgentConfiguration, simulatorCommands: SimulatorCommandQueue,
+        diagnosticTap: SimulatorDiagnosticTap?, wakeup: PipelineWakeup, log: AgentLog
     ) throws -> any FrameSource {
         let profile = configuration.profile
         switch configuration.source {
@@ -321,7 +351,7 @@ public enum Agent {
             return try SimulatedSource(
                 database: profile.buses[0].database, scenario: scenario, profileName: profile.name, speed: speed,
                 duration: duration, startUnixSeconds: Double(wallClockMillis()) / 1000, commands: simulatorCommands,
-                wakeup: wakeup)
+                wakeup: wakeup, diagnosticTap: diagnosticTap)
         case .replay(let path, let speed):
             return try ReplaySource(path: path, speed: speed, log: log.writer(.warning, "replay"))
         }

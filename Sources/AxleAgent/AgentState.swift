@@ -76,6 +76,7 @@ final class AgentState: Sendable {
     private let problems = Mutex<[Problem]>([])
     private let ruleChanges = Mutex<[RuleChange]>([])
     private let location = Mutex<LocationStatus?>(nil)
+    private let diagnostics = Mutex<DiagnosticsStatus?>(nil)
 
     var current: Snapshot { snapshot.withLock { $0 } }
 
@@ -96,6 +97,13 @@ final class AgentState: Sendable {
 
     func publishLocation(_ status: LocationStatus) {
         location.withLock { $0 = status }
+    }
+
+    /// The diagnostics service's counters and fault codes; nil when no diagnostics service runs.
+    var diagnosticsStatus: DiagnosticsStatus? { diagnostics.withLock { $0 } }
+
+    func publishDiagnostics(_ status: DiagnosticsStatus) {
+        diagnostics.withLock { $0 = status }
     }
 
     func markSourceEnded() {

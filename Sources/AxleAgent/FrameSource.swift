@@ -23,6 +23,8 @@ struct SimulatedSource: FrameSource {
     private var simulator: VehicleSimulator
     private let commands: SimulatorCommandQueue
     private let wakeup: PipelineWakeup
+    /// The diagnostics service's ears on the simulated bus (ECU answers, DM1); nil without `[diagnostics]`.
+    private let diagnosticTap: SimulatorDiagnosticTap?
     private let speed: Double?
     private let duration: Double?
     private let wallStart = monotonicSeconds()
@@ -32,10 +34,11 @@ struct SimulatedSource: FrameSource {
 
     init(
         database: DBCDatabase, scenario: String, profileName: String, speed: Double?, duration: Double?, startUnixSeconds: Double,
-        commands: SimulatorCommandQueue, wakeup: PipelineWakeup
+        commands: SimulatorCommandQueue, wakeup: PipelineWakeup, diagnosticTap: SimulatorDiagnosticTap? = nil
     ) throws {
         self.commands = commands
         self.wakeup = wakeup
+        self.diagnosticTap = diagnosticTap
         guard let scenario = Scenario(rawValue: scenario) else {
             throw AgentConfigurationError("unknown scenario '\(scenario)'; choose one of \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -67,7 +70,9 @@ struct SimulatedSource: FrameSource {
             }
         }
         simulated = target
-        frames.append(contentsOf: simulator.advance(to: simulated))
+        let produced = simulator.advance(to: simulated)
+        diagnosticTap?.offer(produced)
+        frames.append(contentsOf: produced)
         return true
     }
 }

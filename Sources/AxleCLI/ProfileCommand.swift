@@ -165,6 +165,10 @@ enum ProfileDescription {
             out += table(["VSS NAME", "QUANTITY"], location.signals.map { [$0.name, $0.quantity.rawValue] })
         }
 
+        if let diagnostics = profile.diagnostics {
+            out += diagnosticsText(diagnostics)
+        }
+
         if !profile.areas.isEmpty {
             out += "\nAreas\n"
             out += table(["NAME", "POSITION", "CIRCLES"], profile.areas.map { area in
@@ -206,6 +210,55 @@ enum ProfileDescription {
             [feature.name, frame(of: feature.action), settings(of: feature.action, in: profile)]
         })
         return out
+    }
+
+    /// The `[diagnostics]` section: budget and ignition, the ECUs, DM1 listening (polled values are in the catalog).
+    static func diagnosticsText(_ diagnostics: DiagnosticsConfiguration) -> String {
+        var out = "\nDiagnostics (budget \(diagnostics.budgetText), \(number((diagnostics.framesPerSecond * 10).rounded() / 10)) frames/s; "
+        out += diagnostics.ignition.map { "polls while \($0) is non-zero)\n" } ?? "polls whenever the agent runs)\n"
+        out += table(["ECU", "PROTOCOL", "BUS", "REQUEST", "RESPONSE", "PADDING", "FAULTS", "POLLED"], diagnostics.ecus.map { ecu in
+            let faults: String
+            if let polling = ecu.faults {
+                let what = ecu.diagnosticProtocol == .obd
+                    ? (polling.includePending ? "modes 03+07" : "mode 03") : "0x19 mask 0x\(DiagnosticsHex.byte(polling.statusMask))"
+                faults = "\(what) every \(duration(polling.intervalSeconds))"
+            } else {
+                faults = "-"
+            }
+            let polled = diagnostics.parameters.filter { $0.ecu == ecu.name }
+            return [ecu.name, ecu.diagnosticProtocol.rawValue, ecu.bus,
+                    "0x" + DiagnosticsHex.id(ecu.requestID, extended: ecu.isExtended),
+                    "0x" + DiagnosticsHex.id(ecu.responseID, extended: ecu.isExtended),
+                    ecu.padding.map { "0x" + DiagnosticsHex.byte($0) } ?? "none", faults,
+                    polled.isEmpty ? "-" : "\(polled.count) (in Signals)"]
+        })
+        if let dm1 = diagnostics.dm1 {
+            out += "  J1939 DM1 heard on bus \(dm1.bus); a node silent for \(duration(dm1.silenceSeconds)) has no active fault\n"
+        }
+        return out
+    }
+
+    static func diagnosticsJSON(_ diagnostics: DiagnosticsConfiguration) -> JSONValue {
+        .object([
+            ("ignition", .optional(diagnostics.ignition)), ("budget", .string(diagnostics.budgetText)),
+            ("frames_per_s", .number(diagnostics.framesPerSecond)),
+            ("ecus", .array(diagnostics.ecus.map { ecu in
+                .object([
+                    ("name", .string(ecu.name)), ("protocol", .string(ecu.diagnosticProtocol.rawValue)), ("bus", .string(ecu.bus)),
+                    ("request_id", .integer(Int128(ecu.requestID))), ("response_id", .integer(Int128(ecu.responseID))),
+                    ("extended", .bool(ecu.isExtended)), ("padding", ecu.padding.map { .integer(Int128($0)) } ?? .null),
+                    ("timeout_s", .number(ecu.responseTimeoutSeconds)),
+                    ("faults_s", ecu.faults.map { .number($0.intervalSeconds) } ?? .null), ("line", line(ecu.line)),
+                ])
+            })),
+            ("signals", .array(diagnostics.parameters.map { parameter in
+                .object([
+                    ("name", .string(parameter.name)), ("ecu", .string(parameter.ecu)), ("source", .string(parameter.sourceText)),
+                    ("unit", .string(parameter.unit)), ("every_s", .number(parameter.intervalSeconds)), ("line", line(parameter.line)),
+                ])
+            })),
+            ("dm1", diagnostics.dm1.map { .object([("bus", .string($0.bus)), ("silence_s", .number($0.silenceSeconds))]) } ?? .null),
+        ])
     }
 
     /// "TrunkCommand ×3 every 20ms".
@@ -287,6 +340,7 @@ enum ProfileDescription {
                     ("signals", .array(location.signals.map { .object([("name", .string($0.name)), ("quantity", .string($0.quantity.rawValue)), ("line", line($0.line))]) })),
                 ])
             } ?? .null),
+            ("diagnostics", profile.diagnostics.map(diagnosticsJSON) ?? .null),
             ("areas", .array(profile.areas.map { area in
                 .object([
                     ("name", .string(area.name)), ("latitude", .string(area.latitudeSignal)),

@@ -58,6 +58,7 @@ private struct ProfileBuilder {
     var catalog: [CatalogSignal] = []
     var areas: [Area] = []
     var location: LocationSource?
+    var diagnostics: DiagnosticsConfiguration?
     var vocabulary = ConditionVocabulary(signals: [:])
     /// Every catalog name and area written, also those with errors: names that only failed their own checks are
     /// not reported again wherever they are used.
@@ -86,6 +87,11 @@ private struct ProfileBuilder {
         readBuses(root)
         readCatalog(root)
         readLocation(root)
+        let checker = self
+        diagnostics = DiagnosticsSectionReader(
+            root: root, buses: buses.map(\.name), unusableBuses: unusableBuses,
+            checkAgainstVSS: { name, unit, reader, line in checker.checkAgainstVSS(name, unit: unit, reader: reader, line: line) }
+        ).read(catalog: &catalog, declared: &declaredSignals)
         readAreas(root)
         var vocabularySignals = Dictionary(declaredSignals.map { ($0, [ConditionVocabulary.Label]()) }, uniquingKeysWith: { a, _ in a })
         for entry in catalog { vocabularySignals[entry.name] = labels(of: entry) }
@@ -99,7 +105,7 @@ private struct ProfileBuilder {
         return FirmwareProfile(
             name: header.name, platform: header.platform, firmware: header.firmware, directory: directory, buses: buses,
             catalog: catalog, rules: rules, events: events, commands: commands, areas: areas, features: features,
-            location: location)
+            location: location, diagnostics: diagnostics)
     }
 
     func sortedProblems() -> [TOMLProblem] {

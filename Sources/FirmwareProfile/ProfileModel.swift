@@ -25,11 +25,14 @@ public struct FirmwareProfile: Sendable {
     public var features: [FeatureDefinition]
     /// The GNSS receiver (through gpsd) and the catalog signals it feeds; nil: the profile has no `[location]`.
     public var location: LocationSource?
+    /// ECUs the agent asks and the values it polls from them (`[diagnostics]`); nil: the profile has none.
+    public var diagnostics: DiagnosticsConfiguration?
 
     public init(
         name: String, platform: String, firmware: String, directory: String, buses: [LogicalBus],
         catalog: [CatalogSignal], rules: [CollectionRule], events: [EventRule], commands: [CommandDefinition],
-        areas: [Area] = [], features: [FeatureDefinition] = [], location: LocationSource? = nil
+        areas: [Area] = [], features: [FeatureDefinition] = [], location: LocationSource? = nil,
+        diagnostics: DiagnosticsConfiguration? = nil
     ) {
         self.name = name
         self.platform = platform
@@ -43,6 +46,7 @@ public struct FirmwareProfile: Sendable {
         self.areas = areas
         self.features = features
         self.location = location
+        self.diagnostics = diagnostics
     }
 
     public func bus(named name: String) -> LogicalBus? { buses.first { $0.name == name } }
@@ -90,11 +94,16 @@ public struct CatalogSignal: Sendable, Equatable {
     /// What the GNSS receiver gives this entry, when `[location]` names it; `bus`, `message` and `signal` are empty
     /// for an entry only the receiver feeds.
     public var location: LocationQuantity?
+    /// For an entry the diagnostics service polls (`[diagnostics.signals]`): the ECU and what it is asked, such as
+    /// `engine OBD PID 0x5C (engine_oil_temperature)`; `bus`, `message` and `signal` are then empty.
+    public var diagnostic: String?
     public var line: Int
 
-    /// Where the entry's values come from, for people: `Message.Signal`, or `gpsd latitude` for the receiver's.
+    /// Where the entry's values come from, for people: `Message.Signal`, `gpsd latitude` for the receiver's, or the
+    /// ECU and parameter for a polled one.
     public var sourceDescription: String {
         if bus.isEmpty, let location { return "gpsd \(location.rawValue)" }
+        if bus.isEmpty, let diagnostic { return diagnostic }
         return "\(message).\(signal)"
     }
 
@@ -108,7 +117,7 @@ public struct CatalogSignal: Sendable, Equatable {
 
     public init(
         name: String, bus: String, message: String, signal: String, unit: String, staleAfterSeconds: Double,
-        range: RangePolicy = .check, location: LocationQuantity? = nil, line: Int
+        range: RangePolicy = .check, location: LocationQuantity? = nil, diagnostic: String? = nil, line: Int
     ) {
         self.name = name
         self.bus = bus
@@ -118,6 +127,7 @@ public struct CatalogSignal: Sendable, Equatable {
         self.staleAfterSeconds = staleAfterSeconds
         self.range = range
         self.location = location
+        self.diagnostic = diagnostic
         self.line = line
     }
 }

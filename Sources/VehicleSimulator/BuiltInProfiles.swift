@@ -45,7 +45,9 @@ extension SimulatorProfile {
         ],
         checksumScheme: .xorNibbles,
         agentNode: "TCU",
-        vehicle: VehicleModel()
+        vehicle: VehicleModel(),
+        // The engine ECU answers OBD-II on 0x7E0/0x7E8 (and the functional 0x7DF).
+        diagnostics: SimulatedDiagnostics(obdRequestID: 0x7E0, vin: "1AXLE00DEMOSEDAN1")
     )
 
     /// The tractor and reefer trailer of `Firmware-Profiles/fleet-truck-j1939/fleet_truck_j1939.dbc`: a 24 V
@@ -102,6 +104,8 @@ extension SimulatorProfile {
             gearRatios: [14.94, 11.73, 9.04, 7.09, 5.54, 4.35, 3.44, 2.70, 2.08, 1.63, 1.27, 1.0], finalDrive: 2.64,
             wheelRadius: 0.49, idleRPM: 600, upshiftRPM: 1500, downshiftRPM: 950, maximumSpeed: 89,
             fuelTankLitres: 600, idleFuelRate: 2.5, maximumFuelRate: 120, fuelPressure: 500, nominalVoltage: 24,
-            tyrePressures: [850, 850, 800, 800], initialOdometer: 482_113.2, initialFuelLevel: 71)
+            tyrePressures: [850, 850, 800, 800], initialOdometer: 482_113.2, initialFuelLevel: 71),
+        // The engine (source address 0) sends DM1 while a coolant fault is active (the coolant-leak scenario).
+        diagnostics: SimulatedDiagnostics(dm1SourceAddress: 0x00)
     )
 }

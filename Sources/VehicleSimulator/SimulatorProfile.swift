@@ -17,10 +17,13 @@ public struct SimulatorProfile: Sendable, Equatable, Codable {
     /// The node that stands for Axle itself (the telematics unit): messages it transmits are not simulated.
     public var agentNode: String?
     public var vehicle: VehicleModel
+    /// The vehicle's diagnostic ECUs (an OBD-II engine ECU, a J1939 node sending DM1); nil: none.
+    public var diagnostics: SimulatedDiagnostics?
 
     public init(
         name: String, bindings: [SignalBinding], commands: [CommandBinding] = [], reactionDelay: Double = 0.3,
-        checksumScheme: ChecksumScheme? = nil, agentNode: String? = nil, vehicle: VehicleModel = VehicleModel()
+        checksumScheme: ChecksumScheme? = nil, agentNode: String? = nil, vehicle: VehicleModel = VehicleModel(),
+        diagnostics: SimulatedDiagnostics? = nil
     ) {
         self.name = name
         self.bindings = bindings
@@ -29,6 +32,7 @@ public struct SimulatorProfile: Sendable, Equatable, Codable {
         self.checksumScheme = checksumScheme
         self.agentNode = agentNode
         self.vehicle = vehicle
+        self.diagnostics = diagnostics
     }
 
     /// The built-in profiles, by name.

@@ -1,5 +1,6 @@
 import CANFrames
 import DBC
+import Diagnostics
 
 /// A simulated vehicle on a CAN bus: it plays a scenario and sends every message of a DBC at its cycle time, with
 /// rolling counters and checksums, and reacts to command frames.
@@ -39,6 +40,9 @@ public struct VehicleSimulator: Sendable {
     private var reactionSequence = 0
     private var physicsSteps = 0
     private var random: SplitMix64
+    /// The diagnostic ECUs of `profile.diagnostics`, if any.
+    private var obdECU: SimulatedOBDECU?
+    private var dm1Sender: SimulatedDM1Sender?
 
     /// A simulator for `scenario` on `database`, mapped by `profile`.
     ///
@@ -101,6 +105,10 @@ public struct VehicleSimulator: Sendable {
             schedules[index].due = phase
         }
         self.schedules = schedules
+        if let diagnostics = profile.diagnostics {
+            obdECU = diagnostics.obdRequestID.map { SimulatedOBDECU(requestID: $0, vin: diagnostics.vin) }
+            dm1Sender = diagnostics.dm1SourceAddress.map { SimulatedDM1Sender(sourceAddress: $0) }
+        }
         self.messages = schedules.map {
             SimulatedMessage(name: $0.name, id: $0.id, isExtended: $0.isExtended, cycleTime: $0.cycle)
         }
@@ -122,7 +130,25 @@ public struct VehicleSimulator: Sendable {
         }
         stepPhysics(until: time)
         self.time = time
+        var diagnostic: [CANFrame] = []
+        if obdECU != nil {
+            obdECU!.observe(state)
+            diagnostic += obdECU!.frames(upTo: time, start: start, interface: interface)
+        }
+        if dm1Sender != nil {
+            dm1Sender!.advance(to: time, state: state)
+            diagnostic += dm1Sender!.frames(upTo: time, start: start, interface: interface)
+        }
+        if !diagnostic.isEmpty {
+            frames += diagnostic
+            frames.sort { $0.timestamp.timeInterval < $1.timestamp.timeInterval }
+        }
         return frames
+    }
+
+    /// The engine ECU's stored OBD-II trouble codes ("P0217"); empty without an OBD-II ECU.
+    public var storedTroubleCodes: [String] {
+        obdECU?.storedCodes.map { OBDTroubleCode(raw: $0).description } ?? []
     }
 
     /// The time (seconds since `start`) of the next frame due, for pacing.
@@ -134,6 +160,11 @@ public struct VehicleSimulator: Sendable {
     /// seconds after the current simulated time. Returns the actions scheduled (none for other frames).
     @discardableResult
     public mutating func receive(_ frame: CANFrame) -> [VehicleAction] {
+        if obdECU?.handles(frame) == true {
+            // A diagnostic request (or the tester's flow control): the engine ECU answers on its next frames.
+            obdECU!.receive(frame, at: time, state: state)
+            return []
+        }
         var decoded = DecodedFrame()
         guard commandDecoder.decode(frame, into: &decoded) == .decoded, let index = decoded.messageIndex else { return [] }
         let message = commandDecoder.messages[index]
@@ -250,6 +281,10 @@ public struct VehicleSimulator: Sendable {
     }
 
     private func timestamp(at elapsed: Double) -> CANTimestamp {
+        Self.timestamp(start, plus: elapsed)
+    }
+
+    static func timestamp(_ start: CANTimestamp, plus elapsed: Double) -> CANTimestamp {
         let micros = Int64((elapsed * 1e6).rounded())
         var seconds = start.seconds + micros / 1_000_000
         var nanoseconds = Int64(start.nanoseconds) + (micros % 1_000_000) * 1000

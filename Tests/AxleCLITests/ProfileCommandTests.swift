@@ -23,7 +23,7 @@ struct ProfileCommandTests {
     func validProfiles() throws {
         let sedan = try AxleProcess.run(["profile", "validate", profiles + "/demo-sedan"])
         #expect(sedan.status == 0, "\(sedan.stdout)\(sedan.stderr)")
-        #expect(sedan.stdout == "demo-sedan 1.0.0: valid — 1 bus, 33 signals, 9 rules, 5 events, 7 commands\n")
+        #expect(sedan.stdout == "demo-sedan 1.0.0: valid — 1 bus, 38 signals, 10 rules, 5 events, 7 commands\n")
         let truck = try AxleProcess.run(["profile", "validate", profiles + "/fleet-truck-j1939"])
         #expect(truck.status == 0, "\(truck.stdout)\(truck.stderr)")
         #expect(truck.stdout == "fleet-truck-j1939 2.3.1: valid — 1 bus, 19 signals, 8 rules, 5 events, 3 commands, 1 area\n")
@@ -64,7 +64,7 @@ struct ProfileCommandTests {
         let result = try AxleProcess.run(["profile", "validate", directory])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first == "demo-sedan 1.0.0: valid — 1 bus, 35 signals, 9 rules, 5 events, 7 commands (4 warnings)", "\(result.stdout)")
+        #expect(lines.first == "demo-sedan 1.0.0: valid — 1 bus, 40 signals, 10 rules, 5 events, 7 commands (4 warnings)", "\(result.stdout)")
         #expect(lines.dropFirst() == [
             "\(directory)/profile.toml:17: warning: 'Vehicle.Powertrain.CombustionEngine.Counter' is not a VSS 5.0 signal; a name of your own goes under Vehicle.Private, such as Vehicle.Private.Counter",
             "\(directory)/profile.toml:18: warning: 'Vehicle.OBD.Status.DTCCount' is deprecated in VSS 5.0 (\"v5.0 replaced with Vehicle.Diagnostics.DTCCount\"); use 'Vehicle.Diagnostics.DTCCount'",

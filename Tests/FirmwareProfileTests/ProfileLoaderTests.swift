@@ -75,7 +75,7 @@ struct ProfileLoaderTests {
     @Test("unknown sections and keys at the top level are named with the known ones")
     func unknownSection() throws {
         let found = try problems(of: fixtureHead + "[[rule]]\nname = \"x\"\n")
-        #expect(found == ["profile.toml:15: error: unknown key 'rule' in profile.toml (did you mean 'rules'?); known keys: profile, buses, signals, location, areas, rules, events, commands, features"])
+        #expect(found == ["profile.toml:15: error: unknown key 'rule' in profile.toml (did you mean 'rules'?); known keys: profile, buses, signals, location, diagnostics, areas, rules, events, commands, features"])
     }
 
     @Test("a missing DBC file is reported at the dbc line")

@@ -20,7 +20,7 @@ struct RealProfileTests {
     func demoSedan() throws {
         let profile = try ProfileLoader.load(directory: Self.root + "/demo-sedan")
         #expect(profile.buses.map(\.name) == ["body"])
-        #expect(profile.catalog.count == 33, "28 from the bus, 5 from the GNSS receiver only")
+        #expect(profile.catalog.count == 38, "28 from the bus, 5 from the GNSS receiver only, 5 polled from the engine ECU")
         #expect(profile.location?.prefer == .gpsd && profile.location?.port == 2947)
         #expect(profile.catalogSignal(named: "Vehicle.CurrentLocation.Latitude")?.location == .latitude, "the bus's, and the receiver's while it has a fix")
         #expect(profile.catalog.allSatisfy { ProfileLoader.isVSSName($0.name) })
