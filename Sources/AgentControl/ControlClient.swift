@@ -141,6 +141,16 @@ public struct ControlClient: Sendable {
         try decode(try request(.commands(limit: limit), timeoutSeconds: timeoutSeconds), as: CommandsReport.init(json:))
     }
 
+    /// Asks an ECU through the agent (`data`: service byte first); waits up to `timeoutSeconds` for the agent's answer,
+    /// which itself waits for the ECU (its P2, and 5 s for each "response pending").
+    public func diagnostic(
+        ecu: String, data: [UInt8], ecuTimeoutSeconds: Double? = nil, timeoutSeconds: Double = 30
+    ) throws(ControlClientError) -> DiagnosticReply {
+        try decode(
+            try request(.diagnostic(ecu: ecu, data: data, timeoutSeconds: ecuTimeoutSeconds), timeoutSeconds: timeoutSeconds),
+            as: DiagnosticReply.init(json:))
+    }
+
     /// Sends one line as it is (a newline is added) and returns the first line of the answer, without its newline:
     /// the raw exchange, for tools and tests that need to send what `ControlRequest` would not.
     public func exchange(line: String, timeoutSeconds: Double = 5) throws(ControlClientError) -> String {

@@ -26,6 +26,17 @@ public protocol ControlHandler: Sendable {
     func features() throws -> FeaturesReport
     /// `commands`: the `limit` most recent remote commands, newest first.
     func commands(limit: Int) throws -> CommandsReport
+    /// `diagnostic`: asks an ECU and returns its answer. The one method that waits (for the ECU, at most its P2 and
+    /// 5 s for each "response pending"): the server calls it on a thread of its own, so other requests are served
+    /// meanwhile. Only called for privileged callers when the service changes state.
+    func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply
+}
+
+extension ControlHandler {
+    /// An agent that cannot ask ECUs.
+    public func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply {
+        throw ControlFailure(.failed, "this agent runs no diagnostics service")
+    }
 }
 
 /// Who may make which request. Opening the socket at all is decided by its file mode (0660, group `axle`): anyone who
@@ -55,7 +66,7 @@ public struct ControlPolicy: Sendable, Equatable {
     func refusal(_ request: ControlRequest, peerUID: UInt32) -> ControlFailure {
         ControlFailure(
             .permissionDenied,
-            "'\(request.name)' changes what the agent does and is allowed for root only (you are uid \(peerUID)); "
-                + "run the command again with sudo")
+            "'\(request.name)' \(request.isDiagnostic ? "with this service changes the vehicle" : "changes what the agent does") "
+                + "and is allowed for root only (you are uid \(peerUID)); run the command again with sudo")
     }
 }

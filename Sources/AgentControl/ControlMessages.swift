@@ -18,6 +18,11 @@ public enum ControlRequest: Sendable, Equatable {
     case features
     /// `{"request":"commands","limit":20}`: the most recent remote commands and what became of them, newest first.
     case commands(limit: Int)
+    /// `{"request":"diagnostic","ecu":"engine","data":"0902","timeout":0.5}`: one request to an ECU of the profile's
+    /// `[diagnostics.ecus]` (service byte first, in hex), asked through the agent's diagnostics service so that the
+    /// agent and the technician never talk to the ECU at once; `timeout` is P2 in seconds (absent: the profile's).
+    /// Privileged unless the service only reads (`DiagnosticReply.readOnlyServices`).
+    case diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?)
 
     /// How many events `events` returns when the request names no limit.
     public static let defaultEventLimit = 20
@@ -39,13 +44,24 @@ public enum ControlRequest: Sendable, Equatable {
         case .setRule: "set-rule"
         case .features: "features"
         case .commands: "commands"
+        case .diagnostic: "diagnostic"
         }
     }
 
     /// Whether the request changes what the agent does; such requests are only for privileged callers
     /// (`ControlPolicy`), the others for anyone who may open the socket.
     public var changesState: Bool {
-        if case .setRule = self { return true }
+        switch self {
+        case .setRule: true
+        // Clearing codes, switching sessions, writing data or running routines changes the vehicle.
+        case .diagnostic(_, let data, _): !DiagnosticReply.readOnlyServices.contains(data.first ?? 0)
+        default: false
+        }
+    }
+
+    /// Whether the request asks an ECU (and so may wait for it).
+    public var isDiagnostic: Bool {
+        if case .diagnostic = self { return true }
         return false
     }
 
@@ -59,6 +75,10 @@ public enum ControlRequest: Sendable, Equatable {
         case .setRule(let name, let enabled):
             members.append(("name", .string(name)))
             members.append(("enabled", .bool(enabled)))
+        case .diagnostic(let ecu, let data, let timeout):
+            members.append(("ecu", .string(ecu)))
+            members.append(("data", .string(DiagnosticReply.hex(data))))
+            if let timeout { members.append(("timeout", .number(timeout))) }
         }
         return .object(members)
     }
@@ -77,8 +97,8 @@ public enum ControlRequest: Sendable, Equatable {
         guard let decoded else {
             throw ControlFailure(
                 .unknownRequest,
-                "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules, set-rule, features "
-                    + "and commands")
+                "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules, set-rule, features, "
+                    + "commands and diagnostic")
         }
         self = decoded
     }
@@ -100,6 +120,18 @@ public enum ControlRequest: Sendable, Equatable {
         case "features": return .features
         case "commands":
             return .commands(limit: try limit(reader, default: defaultCommandLimit, maximum: maximumCommandLimit))
+        case "diagnostic":
+            let ecu = try reader.string("ecu")
+            guard !ecu.isEmpty else { throw ControlDecodingError(field: "ecu", message: "must name an ECU") }
+            let text = try reader.string("data")
+            guard let data = DiagnosticReply.bytes(hex: text), (1...4095).contains(data.count) else {
+                throw ControlDecodingError(field: "data", message: "must be 1 to 4095 bytes in hex, such as 0902")
+            }
+            let timeout = try reader.optionalDouble("timeout")
+            if let timeout, !(timeout > 0 && timeout <= 60) {
+                throw ControlDecodingError(field: "timeout", message: "must be between 0 and 60 seconds")
+            }
+            return .diagnostic(ecu: ecu, data: data, timeoutSeconds: timeout)
         default: return nil
         }
     }

@@ -32,6 +32,8 @@ public final class ControlServer: Sendable {
     public static let maximumRequestBytes = 64 << 10
     /// Connections read at the same time; more wait in the kernel's listen backlog.
     public static let maximumOpenConnections = 32
+    /// `diagnostic` requests answered at the same time (each on a thread of its own while it waits for its ECU).
+    public static let maximumDiagnosticRequests = 4
 
     /// What `start()` did about the socket's group.
     public struct Startup: Sendable, Equatable {
@@ -256,6 +258,12 @@ private struct ServeLoop: Sendable {
     let handler: any ControlHandler
     let policy: ControlPolicy
     let requestTimeout: Double
+    /// `diagnostic` requests being answered on threads of their own.
+    let asideRequests = AsideCount()
+
+    final class AsideCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
 
     mutating func run() {
         var connections: [Connection] = []
@@ -290,7 +298,12 @@ private struct ServeLoop: Sendable {
                 if entries[first + index].revents != 0 {
                     switch read(&connection) {
                     case .waiting: stillOpen.append(connection)
-                    case .line(let line): finish(connection, answer(line, peerUID: connection.peerUID))
+                    case .line(let line):
+                        switch request(line, peerUID: connection.peerUID) {
+                        case .failure(let failure): finish(connection, .failure(failure))
+                        case .success(let request) where request.isDiagnostic: answerAside(connection, request)
+                        case .success(let request): finish(connection, answer(request))
+                        }
                     case .tooLong:
                         finish(connection, .failure(ControlFailure(
                             .badRequest,
@@ -357,8 +370,8 @@ private struct ServeLoop: Sendable {
         close(connection.fd)
     }
 
-    /// The response to one request line.
-    private func answer(_ line: ArraySlice<UInt8>, peerUID: UInt32?) -> ControlResponse {
+    /// The request a line carries, when it is well-formed and this caller may make it.
+    private func request(_ line: ArraySlice<UInt8>, peerUID: UInt32?) -> Result<ControlRequest, ControlFailure> {
         guard let text = String(validating: line, as: UTF8.self) else {
             return .failure(ControlFailure(.badRequest, "the request line is not valid UTF-8"))
         }
@@ -377,6 +390,26 @@ private struct ServeLoop: Sendable {
         // Without credentials (which Linux always provides) the caller counts as nobody in particular.
         let uid = peerUID ?? UInt32.max
         guard policy.permits(request, peerUID: uid) else { return .failure(policy.refusal(request, peerUID: uid)) }
+        return .success(request)
+    }
+
+    /// A `diagnostic` request waits for an ECU: it is answered on a thread of its own, so that `axle status` from
+    /// another terminal is not held up meanwhile. At most `ControlServer.maximumDiagnosticRequests` at once.
+    private func answerAside(_ connection: Connection, _ request: ControlRequest) {
+        guard asideRequests.value.add(1, ordering: .relaxed).newValue <= ControlServer.maximumDiagnosticRequests else {
+            asideRequests.value.subtract(1, ordering: .relaxed)
+            return finish(connection, .failure(ControlFailure(
+                .failed, "\(ControlServer.maximumDiagnosticRequests) diagnostic requests are under way already; try again")))
+        }
+        let loop = self
+        startDedicatedThread(name: "control diagnostic") {
+            loop.finish(connection, loop.answer(request))
+            loop.asideRequests.value.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// The response to one request the caller may make.
+    private func answer(_ request: ControlRequest) -> ControlResponse {
         do {
             switch request {
             case .status: return .success(try handler.status().toJSON())
@@ -394,6 +427,8 @@ private struct ServeLoop: Sendable {
                 var report = try handler.commands(limit: limit)
                 report.commands = Array(report.commands.prefix(limit))
                 return .success(report.toJSON())
+            case .diagnostic(let ecu, let data, let timeout):
+                return .success(try handler.diagnostic(ecu: ecu, data: data, timeoutSeconds: timeout).toJSON())
             }
         } catch let failure as ControlFailure {
             return .failure(failure)

@@ -200,6 +200,18 @@ public final class FakeAgent: ControlHandler {
         // Deliberately ignores the limit, like `events`: the server must cut the list itself.
         return commandsReport
     }
+
+    /// Released by a test that wants `diagnostic` to wait (an ECU that is slow to answer) until it says so.
+    public let diagnosticRelease = StopToken()
+    /// Whether `diagnostic` waits for `diagnosticRelease`.
+    public let diagnosticsWait = Mutex(false)
+
+    /// An ECU that answers every request positively with its service byte + 0x40 and the rest echoed.
+    public func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply {
+        try called("diagnostic \(ecu) \(DiagnosticReply.hex(data))")
+        if diagnosticsWait.withLock({ $0 }) { _ = diagnosticRelease.wait(seconds: 30) }
+        return DiagnosticReply(ecu: ecu, outcome: .positive, data: [data[0] &+ 0x40] + data.dropFirst(), seconds: 0.01)
+    }
 }
 
 /// A started server on a socket in a new temporary directory; stops when the test is done with it.

@@ -120,6 +120,20 @@ struct ControlMessagesTests {
             == "malformed request: limit: must be between 1 and 1000, not 0")
         #expect(try failure(#"{"request":"set-rule","name":"x"}"#)?.message == "malformed request: enabled: missing")
         #expect(try failure("[1]")?.code == .badRequest)
+        // diagnostic: the ECU's request in hex, read-only services for anyone, the rest privileged.
+        let asking = ControlRequest.diagnostic(ecu: "engine", data: [0x22, 0xF1, 0x90], timeoutSeconds: 0.5)
+        #expect(asking.toJSON().rendered() == #"{"request":"diagnostic","ecu":"engine","data":"22F190","timeout":0.5}"#)
+        #expect(try ControlRequest(json: wire(asking.toJSON())) == asking)
+        #expect(!asking.changesState)
+        #expect(ControlRequest.diagnostic(ecu: "engine", data: [0x14, 0xFF, 0xFF, 0xFF], timeoutSeconds: nil).changesState)
+        #expect(try failure(#"{"request":"diagnostic","ecu":"engine","data":"0G"}"#)?.message
+            == "malformed request: data: must be 1 to 4095 bytes in hex, such as 0902")
+        #expect(try failure(#"{"request":"diagnostic","ecu":"engine","data":"03","timeout":120}"#)?.message
+            == "malformed request: timeout: must be between 0 and 60 seconds")
+        let reply = DiagnosticReply(ecu: "engine", outcome: .negative, nrc: 0x22, nrcName: "conditionsNotCorrect", pending: 3, seconds: 0.25)
+        #expect(reply.toJSON().rendered()
+            == #"{"ecu":"engine","outcome":"negative","nrc":34,"nrc_name":"conditionsNotCorrect","pending":3,"seconds":0.25}"#)
+        #expect(try DiagnosticReply(json: wire(reply.toJSON())) == reply)
     }
 
     @Test("responses round-trip in both forms")

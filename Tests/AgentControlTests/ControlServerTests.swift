@@ -40,6 +40,42 @@ struct ControlServerTests {
         #expect(try running.client.rules().rules.allSatisfy(\.enabled))
     }
 
+    @Test("a diagnostic request waits for its ECU on a thread of its own: status is answered meanwhile")
+    func diagnosticAside() throws {
+        let running = try RunningServer()
+        running.agent.diagnosticsWait.withLock { $0 = true }
+        let reply = Mutex<Result<DiagnosticReply, ControlClientError>?>(nil)
+        let done = StopToken()
+        let path = running.path
+        startDedicatedThread(name: "asking") {
+            let result = Result { () throws(ControlClientError) in try ControlClient(path: path).diagnostic(ecu: "engine", data: [0x09, 0x02]) }
+            reply.withLock { $0 = result }
+            done.requestStop()
+        }
+        // The ECU has not answered yet, and another technician's status request is answered all the same.
+        #expect(try running.client.status() == Fixtures.status)
+        #expect(reply.withLock { $0 } == nil)
+        running.agent.diagnosticRelease.requestStop()
+        #expect(done.wait(seconds: 10), "the diagnostic request was not answered within 10 s of the ECU's answer")
+        let answer = try reply.withLock { $0 }?.get()
+        #expect(answer == DiagnosticReply(ecu: "engine", outcome: .positive, data: [0x49, 0x02], seconds: 0.01))
+        #expect(running.agent.calls.withLock { $0 }.contains("diagnostic engine 0902"))
+    }
+
+    @Test("reading an ECU is for anyone who may open the socket; clearing its codes is for root")
+    func diagnosticPolicy() throws {
+        let running = try RunningServer(policy: ControlPolicy(privilegedUIDs: []))
+        #expect(try running.client.diagnostic(ecu: "engine", data: [0x03]).outcome == .positive)
+        do {
+            _ = try running.client.diagnostic(ecu: "engine", data: [0x04])
+            Issue.record("clearing fault codes was allowed")
+        } catch {
+            #expect(error.failure?.code == .permissionDenied)
+            #expect(error.message.contains("'diagnostic' with this service changes the vehicle and is allowed for root only"))
+        }
+        #expect(!running.agent.calls.withLock { $0 }.contains("diagnostic engine 04"), "the handler was not asked")
+    }
+
     @Test("a caller without privilege gets permission-denied for set-rule, and the rule stays as it was")
     func setRuleRefused() throws {
         // Nobody is privileged here, so the test's own uid (root in CI) stands for an ordinary user.
