@@ -275,4 +275,37 @@ struct KernelScanToolTests {
         #expect(nobody.stderr.contains("node 42 did not answer the request for PGN 65260 on vcanj within 300 ms"), "\(nobody.stderr)")
         #expect(node.requests == ["65227 from 249 to 255", "65260 from 249 to 0", "65260 from 249 to 0", "65242 from 249 to 255", "61184 from 249 to 0", "65259 from 249 to 0"])
     }
+
+    @Test("DM2 and DM1 by RTS/CTS from the Linux kernel's own J1939 stack: this tool clears blocks of 16 packets and acknowledges the end")
+    func kernelJ1939Sender() throws {
+        #expect(shell("grep -q '^can_j1939 ' /proc/modules || insmod /usr/lib/uml/modules/$(uname -r)/kernel/net/can/j1939/can-j1939.ko") == 0,
+                "cannot load can-j1939.ko")
+        let node = try Peer("kernel_j1939_node.py", ["--interface", Self.j1939Interface, "--address", "33", "--faults", "40"])
+        let watcher = try CANSocket(interface: Self.j1939Interface, enableFD: false)
+        defer { watcher.close() }
+
+        let dm2 = try Self.diag(["dm1", Self.j1939Interface, "--dm2", "--to", "33", "--json"])
+        #expect(dm2.status == 0, "\(dm2.stderr) \(readText(node.output))")
+        let answer = try #require(Self.jsonLines(dm2).first, "\(dm2.stdout)")
+        #expect(answer["source"]?.intValue == 33 && answer["transport"]?.stringValue == "rts/cts")
+        #expect(answer["lamps"]?["amber_warning"]?.stringValue == "on")
+        let faults = try #require(answer["faults"]?.arrayValue)
+        #expect(faults.compactMap { $0["spn"]?.intValue } == Array(2000..<2040))
+        #expect(faults.last?["fmi"]?.intValue == 20 && faults.last?["oc"]?.intValue == 40)
+        // 162 bytes in 24 packets: our CTS for 16 from 1, then 8 from 17, and the end-of-message acknowledgement.
+        let (frames, _) = try receive(watcher, count: 1000, seconds: 1)
+        let ours = frames.filter { $0.id == 0x1CEC_21F9 }.map(\.data)
+        #expect(ours == [
+            [0x11, 16, 1, 0xFF, 0xFF, 0xCB, 0xFE, 0x00], [0x11, 8, 17, 0xFF, 0xFF, 0xCB, 0xFE, 0x00],
+            [0x13, 162, 0, 24, 0xFF, 0xCB, 0xFE, 0x00],
+        ], "\(frames.map { CandumpFormat.frameText($0) })")
+        #expect(waitUntil(timeoutSeconds: 5) { readText(node.output).contains("sent 65227 162 bytes to 249") },
+                "the kernel did not report the transfer done: \(readText(node.output))")
+
+        let dm1 = try Self.diag(["request-pgn", Self.j1939Interface, "65226", "--to", "33", "--json"])
+        #expect(dm1.status == 0, "\(dm1.stderr)")
+        #expect(Self.jsonLines(dm1).first?["faults"]?.arrayValue?.count == 40)
+        #expect(Self.jsonLines(dm1).first?["lamps"]?["mil"]?.stringValue == "on")
+        #expect(node.requests == ["65227 from 249", "65226 from 249"])
+    }
 }
