@@ -24,6 +24,8 @@ public struct StatusReport: Sendable, Equatable {
     public var collection: CollectionStatus
     /// The GNSS receiver; nil when the profile reads none.
     public var location: LocationReport?
+    /// The diagnostics service; nil when none runs.
+    public var diagnostics: DiagnosticsReport?
     /// The most recent errors, newest first (at most `maximumLastErrors`; the initializer keeps the newest).
     public var lastErrors: [RecentError]
 
@@ -31,7 +33,8 @@ public struct StatusReport: Sendable, Equatable {
     public init(
         version: String, profile: String, firmware: String, vehicleID: String, pid: Int32, uptimeSeconds: Double,
         dataDirectory: String, buses: [BusStatus], uplink: UplinkStatus, outbox: OutboxReport,
-        collection: CollectionStatus, lastErrors: [RecentError], location: LocationReport? = nil
+        collection: CollectionStatus, lastErrors: [RecentError], location: LocationReport? = nil,
+        diagnostics: DiagnosticsReport? = nil
     ) {
         self.version = version
         self.profile = profile
@@ -45,6 +48,7 @@ public struct StatusReport: Sendable, Equatable {
         self.outbox = outbox
         self.collection = collection
         self.location = location
+        self.diagnostics = diagnostics
         self.lastErrors = Array(lastErrors.prefix(Self.maximumLastErrors))
     }
 
@@ -64,6 +68,7 @@ public struct StatusReport: Sendable, Equatable {
             ("collection", collection.toJSON()),
         ]
         if let location { members.append(("location", location.toJSON())) }
+        if let diagnostics { members.append(("diagnostics", diagnostics.toJSON())) }
         members.append(("last_errors", .array(lastErrors.map { $0.toJSON() })))
         return .object(members)
     }
@@ -84,7 +89,8 @@ public struct StatusReport: Sendable, Equatable {
             outbox: try OutboxReport(reader: try reader.object("outbox")),
             collection: try CollectionStatus(reader: try reader.object("collection")),
             lastErrors: try reader.objects("last_errors", RecentError.init(reader:)),
-            location: reader.optionalValue("location") == nil ? nil : try LocationReport(reader: try reader.object("location")))
+            location: reader.optionalValue("location") == nil ? nil : try LocationReport(reader: try reader.object("location")),
+            diagnostics: reader.optionalValue("diagnostics") == nil ? nil : try DiagnosticsReport(reader: try reader.object("diagnostics")))
     }
 }
 

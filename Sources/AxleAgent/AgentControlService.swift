@@ -25,11 +25,15 @@ struct AgentControlService: ControlHandler {
     let entitlements: EntitlementStore
     /// Per catalog signal: its DBC signal (for value labels).
     let dbcSignals: [DBCSignal?]
+    /// The diagnostics service's request queue: `axle diag` asks ECUs through it.
+    let diagnosticRequests: DiagnosticRequestQueue
 
     init(
         configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
-        outbox: OutboxStore, outboxPath: String, journal: CommandJournal, entitlements: EntitlementStore
+        outbox: OutboxStore, outboxPath: String, journal: CommandJournal, entitlements: EntitlementStore,
+        diagnosticRequests: DiagnosticRequestQueue
     ) {
+        self.diagnosticRequests = diagnosticRequests
         self.journal = journal
         self.entitlements = entitlements
         self.configuration = configuration
@@ -39,6 +43,28 @@ struct AgentControlService: ControlHandler {
         self.store = outbox
         self.outboxPath = outboxPath
         self.dbcSignals = configuration.profile.catalogDBCSignals()
+    }
+
+    /// Waits for the ECU: the control server calls this on a thread of its own.
+    func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply {
+        let p2 = timeoutSeconds ?? configuration.profile.diagnostics?.ecu(named: ecu)?.responseTimeoutSeconds ?? 0.05
+        let answer = diagnosticRequests.ask(ecu: ecu, request: data, timeoutSeconds: p2)
+        var reply = DiagnosticReply(ecu: ecu, outcome: .failed, pending: answer.pendingCount, seconds: answer.seconds)
+        switch answer.outcome {
+        case .positive(let bytes):
+            reply.outcome = .positive
+            reply.data = bytes
+        case .negative(let code, let name):
+            reply.outcome = .negative
+            reply.nrc = code
+            reply.nrcName = name
+        case .timedOut(let reason):
+            reply.outcome = .timeout
+            reply.text = reason
+        case .failed(let reason):
+            reply.text = reason
+        }
+        return reply
     }
 
     func status() throws -> StatusReport {
@@ -67,7 +93,19 @@ struct AgentControlService: ControlHandler {
                 eventsEnabled: events.filter(\.enabled).count, eventsTotal: events.count,
                 eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
             lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) },
-            location: state.locationStatus.map(Self.locationReport))
+            location: state.locationStatus.map(Self.locationReport),
+            diagnostics: state.diagnosticsStatus.map(Self.diagnosticsReport))
+    }
+
+    static func diagnosticsReport(_ status: DiagnosticsStatus) -> DiagnosticsReport {
+        DiagnosticsReport(
+            polling: status.polling, frames: status.frames, budgetFramesPerSecond: status.framesPerSecond,
+            ecus: status.ecus.map {
+                DiagnosticsReport.ECU(
+                    name: $0.name, requests: $0.requests, answers: $0.answers, refusals: $0.refusals, timeouts: $0.timeouts,
+                    silent: $0.silentCount, faults: $0.faults, mil: $0.mil, lastProblem: $0.lastProblem)
+            },
+            dm1: status.dm1)
     }
 
     static func locationReport(_ status: LocationStatus) -> LocationReport {
@@ -197,7 +235,8 @@ extension Agent {
     /// and the agent runs without one: collecting and sending matter more than the technician's view.
     static func startControlServer(
         _ configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
-        outbox: OutboxStore, outboxPath: String, commands: RemoteCommandService, log: AgentLog
+        outbox: OutboxStore, outboxPath: String, commands: RemoteCommandService,
+        diagnosticRequests: DiagnosticRequestQueue, log: AgentLog
     ) -> ControlServer? {
         guard let path = configuration.controlSocketPath else { return nil }
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
@@ -209,7 +248,7 @@ extension Agent {
         }
         let service = AgentControlService(
             configuration: configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
-            journal: commands.journal, entitlements: commands.entitlements)
+            journal: commands.journal, entitlements: commands.entitlements, diagnosticRequests: diagnosticRequests)
         let server = ControlServer(path: path, group: configuration.controlSocketGroup, handler: service)
         do {
             let startup = try server.start()

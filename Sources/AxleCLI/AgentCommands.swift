@@ -372,6 +372,21 @@ extension Result {
 enum AgentText {
     /// `3D fix, 9 of 14 satellites, 48.137154, 11.576124, 519 m (0.4s ago) from gpsd 127.0.0.1:2947`; without a fix,
     /// the last good position and its age.
+    /// "diagnostics polling, 1,234 frames (budget 37/s)" and a line per ECU with its counts, faults and MIL.
+    static func diagnosticsSummary(_ report: DiagnosticsReport) -> String {
+        var out = "diagnostics \(report.polling ? "polling" : "stopped: ignition off"), \(report.frames) frames (budget \(Int(report.budgetFramesPerSecond.rounded()))/s)\n"
+        for ecu in report.ecus {
+            var line = "  \(shown(ecu.name)): \(ecu.requests) requests, \(ecu.answers) answered, \(ecu.refusals) refused, \(ecu.timeouts) timed out"
+            if ecu.silent > 0 { line += " (silent \(ecu.silent) in a row: backed off)" }
+            line += "; faults " + (ecu.faults.isEmpty ? "none" : ecu.faults.map(shown).joined(separator: ", "))
+            if let mil = ecu.mil { line += ", MIL \(shown(mil))" }
+            out += line + "\n"
+            if let problem = ecu.lastProblem { out += "    last problem: \(shown(problem))\n" }
+        }
+        for node in report.dm1 { out += "  DM1 \(shown(node))\n" }
+        return out
+    }
+
     static func locationSummary(_ location: LocationReport) -> String {
         guard location.connected else {
             return "gpsd \(shown(location.gpsd)) not reachable" + lastPosition(location, prefix: "; last position ")
@@ -431,6 +446,7 @@ enum AgentText {
             + "\(collection.eventsEnabled) of \(collection.eventsTotal) events enabled, "
             + "\(collection.eventsTriggered) event\(collection.eventsTriggered == 1 ? "" : "s") triggered\n"
         if let location = report.location { out += "location    " + locationSummary(location) + "\n" }
+        if let diagnostics = report.diagnostics { out += diagnosticsSummary(diagnostics) }
         out += "outbox      " + outboxSummary(report.outbox)
         out += formatTable(classTable(report.outbox))
 
