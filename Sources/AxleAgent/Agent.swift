@@ -197,6 +197,7 @@ public enum Agent {
         }
 
         // Diagnostics after the pipeline, so stopped before it: its last values are still collected.
+        var diagnosticCommandRunner: DiagnosticCommandRunner?
         if let diagnostics = profile.diagnostics {
             let makeLink: (@Sendable () -> any DiagnosticLink)?
             switch configuration.source {
@@ -214,6 +215,12 @@ public enum Agent {
                 log(.notice, "diagnostics", "a replay runs without diagnostics: there is no ECU to ask")
             }
             if let makeLink {
+                // Remote diagnostic commands ask through the same queue, on a thread of their own; started before the
+                // diagnostics service, so stopped after it: its stop fails the questions still waiting, which ends
+                // the command under way.
+                let runner = DiagnosticCommandRunner(requests: diagnosticRequests, wakeCommands: { commandWakeup.signal() })
+                services.start(runner)
+                diagnosticCommandRunner = runner
                 services.start(DiagnosticsService(
                     profile: profile, makeLink: makeLink, requests: diagnosticRequests, inbox: externalSamples,
                     events: events, state: state, log: log, onAppended: { drainer.recordsAppended() }))
@@ -223,6 +230,7 @@ public enum Agent {
         // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
         // publishes. Journal writes, entitlement saves and command frames happen on this service's thread.
         let faultInjection = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) }
+        let diagnosticCommands = diagnosticCommandRunner
         services.start(CommandService(remote: commands) {
             let clock = SystemClock()
             let sink: any CommandFrameSink =
@@ -240,12 +248,13 @@ public enum Agent {
             let features = FeatureManager(
                 profile: profile, vehicleID: configuration.vehicleID, store: commands.entitlements,
                 publisher: MQTTFeatureStatePublisher(durable: durable, topics: topics), clock: clock, log: log.commandLog)
+            executor.diagnostics = diagnosticCommands
             return CommandDispatcher(executor: executor, features: features, board: liveValues, clock: clock)
         })
 
         let control = startControlServer(
             configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
-            commands: commands, log: log)
+            commands: commands, diagnosticRequests: diagnosticRequests, log: log)
         if let control {
             services.start(ClosureService(name: "control socket") { stop in
                 stop.wait(seconds: .infinity)

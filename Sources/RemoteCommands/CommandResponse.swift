@@ -42,12 +42,16 @@ public enum CommandReason: String, Sendable, CaseIterable {
     /// SUCCEEDED, but the confirmation already held before the first frame (`trunk.open` on an open trunk): the frames
     /// were sent, and the backend can tell that the vehicle was in that state already.
     case alreadySatisfied = "already_satisfied"
+    /// A remote diagnostic command: an ECU asked gave no (complete) answer within its time (FAILED).
+    case ecuNoAnswer = "ecu_no_answer"
+    /// A remote diagnostic command: an ECU refused with a negative response, named in the text (FAILED).
+    case ecuRefused = "ecu_refused"
 
-    /// The status a response with this reason carries: REJECTED, except send_failed (FAILED), no_confirmation
-    /// (TIMED_OUT), agent_restarted (INTERRUPTED) and already_satisfied (SUCCEEDED).
+    /// The status a response with this reason carries: REJECTED, except send_failed, ecu_no_answer and ecu_refused
+    /// (FAILED), no_confirmation (TIMED_OUT), agent_restarted (INTERRUPTED) and already_satisfied (SUCCEEDED).
     public var status: CommandStatus {
         switch self {
-        case .sendFailed: .failed
+        case .sendFailed, .ecuNoAnswer, .ecuRefused: .failed
         case .noConfirmation: .timedOut
         case .agentRestarted: .interrupted
         case .alreadySatisfied: .succeeded

@@ -56,6 +56,20 @@ public struct CommandCatalog: Sendable {
         "diagnostics.snapshot": [
             ParameterSpec(name: "signals", kind: .string, isOptional: true)
         ],
+        // Remote diagnostics: `ecu` is a `[diagnostics.ecus]` name (absent: every ECU of the profile).
+        "diagnostics.read_dtc": [
+            ParameterSpec(name: "ecu", kind: .string, isOptional: true)
+        ],
+        "diagnostics.clear_dtc": [
+            ParameterSpec(name: "ecu", kind: .string, isOptional: true)
+        ],
+        "diagnostics.read_vin": [
+            ParameterSpec(name: "ecu", kind: .string, isOptional: true)
+        ],
+        "diagnostics.read": [
+            ParameterSpec(name: "names", kind: .string),
+            ParameterSpec(name: "ecu", kind: .string, isOptional: true),
+        ],
         "feature.activate": [
             ParameterSpec(name: "feature", kind: .string),
             ParameterSpec(name: "valid_from", kind: .number(min: 0, max: nil), isOptional: true),

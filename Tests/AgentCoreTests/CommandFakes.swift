@@ -33,6 +33,7 @@ struct Answer: Equatable, CustomStringConvertible {
 final class FakeResponder: CommandStatusPublisher {
     let timeline: Timeline
     private let received = Mutex<[Answer]>([])
+    private let resultsByID = Mutex<[String: JSONValue]>([:])
     init(timeline: Timeline) { self.timeline = timeline }
 
     func send(
@@ -40,10 +41,13 @@ final class FakeResponder: CommandStatusPublisher {
         to reply: ReplyAddress
     ) {
         received.withLock { $0.append(Answer(id: id, status: status, reason: reason, text: text)) }
+        if let result { resultsByID.withLock { $0[id] = result } }
         timeline.append("answer \(status.rawValue)")
     }
 
     var answers: [Answer] { received.withLock { $0 } }
+    /// The result the last answer with one carried, by command id.
+    func result(of id: String) -> JSONValue? { resultsByID.withLock { $0[id] } }
     func statuses(of id: String) -> [CommandStatus] { answers.filter { $0.id == id }.map(\.status) }
     func final(of id: String) -> Answer? { answers.last { $0.id == id && $0.status != .accepted && $0.status != .inProgress } }
 }

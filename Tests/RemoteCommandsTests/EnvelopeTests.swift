@@ -108,12 +108,14 @@ struct EnvelopeTests {
     }
 
     @Test func everyReasonHasTheDocumentedCodeAndStatus() {
-        #expect(CommandReason.allCases.count == 19)
+        #expect(CommandReason.allCases.count == 21)
         #expect(CommandReason.allCases.allSatisfy { $0.rawValue == $0.rawValue.lowercased() })
         #expect(CommandReason.sendFailed.status == .failed)
         #expect(CommandReason.noConfirmation.status == .timedOut)
         #expect(CommandReason.agentRestarted.status == .interrupted)
         #expect(CommandReason.alreadySatisfied.status == .succeeded)
+        #expect(CommandReason.ecuNoAnswer.status == .failed)
+        #expect(CommandReason.ecuRefused.status == .failed)
         #expect(CommandReason.replay.status == .rejected)
         #expect(CommandStatus.allCases.filter(\.isFinal) == [.succeeded, .failed, .timedOut, .rejected, .interrupted])
     }

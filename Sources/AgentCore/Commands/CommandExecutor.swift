@@ -55,6 +55,14 @@ public final class CommandExecutor {
     /// Called after a command is journaled as started and before its first frame (the agent's crash test hook).
     private let afterJournalingStart: (() -> Void)?
     public var features: FeatureManager?
+    /// Where remote diagnostic commands are run; nil: the agent runs no diagnostics service (a replay, or a profile
+    /// without `[diagnostics]`), and they are refused.
+    public var diagnostics: (any DiagnosticCommandRunning)?
+    /// Remote diagnostic commands under way, by command id, with the monotonic time they give up.
+    private var diagnosticCommands: [String: (command: AcceptedCommand, deadline: Double)] = [:]
+    /// How long a remote diagnostic command may take in all: each ECU's P2, 5 s for each "response pending", and
+    /// the requests before it in the diagnostics service's queue.
+    public static let diagnosticCommandSeconds = 60.0
 
     public init(
         profile: FirmwareProfile, sink: any CommandFrameSink, journal: any CommandJournaling,
@@ -94,7 +102,7 @@ public final class CommandExecutor {
 
     /// The earliest moment something is due (a repeat frame, a confirmation deadline), on the monotonic clock.
     public var nextDue: Double? {
-        executions.map { $0.sent < $0.frames.count ? $0.nextFrameAt : $0.deadline }.min()
+        (executions.map { $0.sent < $0.frames.count ? $0.nextFrameAt : $0.deadline } + diagnosticCommands.values.map(\.deadline)).min()
     }
 
     /// Whether a command waits for its confirmation: the pipeline should publish live values.
@@ -105,6 +113,7 @@ public final class CommandExecutor {
     /// Sends frames that are due and settles confirmations and timeouts, reading `live` (nil: nothing published yet,
     /// every condition unknown).
     public func advance(live: LiveValues?) {
+        if !diagnosticCommands.isEmpty { settleDiagnosticCommands() }
         guard !executions.isEmpty else { return }
         let now = clock.monotonicSeconds()
         var index = 0
@@ -131,6 +140,8 @@ public final class CommandExecutor {
             return updateCollection(accepted)
         case "diagnostics.snapshot":
             return snapshot(accepted, live: live)
+        case let name where DiagnosticCommandPlan.names.contains(name):
+            return startDiagnostic(accepted, live: live)
         case "feature.activate", "feature.revoke":
             guard let features else { return reject(accepted, .unknownCommand, "this agent has no feature entitlements") }
             return features.handle(accepted, executor: self)
@@ -336,6 +347,72 @@ public final class CommandExecutor {
         }
         begin(accepted)
         finish(accepted, .succeeded, nil, "\(names.count) signals", result: .object(members))
+    }
+
+    // MARK: - Remote diagnostics
+
+    /// The speed and engine-speed signals `diagnostics.clear_dtc` reads: codes are cleared only on a vehicle that
+    /// stands with its engine off, as SAE J1979 asks for mode 04 (clearing also resets the readiness monitors).
+    public static let clearPreconditionSignals = ["Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.Speed"]
+
+    private func startDiagnostic(_ accepted: AcceptedCommand, live: LiveValues?) {
+        let request = accepted.command.request
+        guard let diagnostics else {
+            return reject(
+                accepted, .unknownCommand,
+                "this agent runs no diagnostics service (its profile has no [diagnostics] ECU, or it replays a log)")
+        }
+        let plan: DiagnosticCommandPlan
+        do {
+            plan = try DiagnosticCommandPlan.plan(name: request.name, parameters: request.parameters, profile: profile)
+        } catch {
+            return reject(accepted, error.reason, error.text)
+        }
+        if plan.action == .clearTroubleCodes, let refusal = clearPreconditionRefusal(live: live) {
+            return reject(accepted, .preconditionFailed, refusal)
+        }
+        begin(accepted)
+        guard diagnostics.submit(id: request.id, plan: plan) else {
+            return finish(accepted, .rejected, .busy, "other diagnostic commands are waiting; try again when they have finished")
+        }
+        respond(accepted, .inProgress, nil, nil)
+        diagnosticCommands[request.id] = (accepted, clock.monotonicSeconds() + Self.diagnosticCommandSeconds)
+    }
+
+    /// Why codes may not be cleared now, or nil: the vehicle stands (Vehicle.Speed = 0) and the engine is off
+    /// (Vehicle.Powertrain.CombustionEngine.Speed = 0, when the catalog has it), both fresh. Unknown never counts
+    /// as safe.
+    private func clearPreconditionRefusal(live: LiveValues?) -> String? {
+        let present = Self.clearPreconditionSignals.filter { catalogIndex[$0] != nil }
+        guard present.contains("Vehicle.Speed") else {
+            return "precondition cannot be checked: the profile has no Vehicle.Speed, and codes are cleared only on a vehicle that stands"
+        }
+        for name in present {
+            guard let index = catalogIndex[name], let reading = live?.readings[index], reading.isFresh,
+                let value = reading.latestValue
+            else {
+                return "precondition cannot be checked: \(describe(present, live: live)); a stale or unknown signal never counts as safe"
+            }
+            if value != 0 {
+                return "precondition not met: the vehicle must stand with its engine off (\(describe(present, live: live)))"
+            }
+        }
+        return nil
+    }
+
+    /// Finishes the remote diagnostic commands whose answers came, and those that waited too long.
+    private func settleDiagnosticCommands() {
+        for (id, outcome) in diagnostics?.takeFinished() ?? [] {
+            guard let entry = diagnosticCommands.removeValue(forKey: id) else { continue }
+            finish(entry.command, outcome.status, outcome.reason, outcome.text, result: outcome.result)
+        }
+        let now = clock.monotonicSeconds()
+        for (id, entry) in diagnosticCommands where now >= entry.deadline {
+            diagnosticCommands[id] = nil
+            finish(
+                entry.command, .failed, .ecuNoAnswer,
+                "no answer within \(formatted(Self.diagnosticCommandSeconds)) s: the diagnostics service is stuck or the ECUs are silent")
+        }
     }
 
     // MARK: - Answers

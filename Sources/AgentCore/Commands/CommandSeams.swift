@@ -67,3 +67,12 @@ public enum CommandLogLevel: Sendable {
 
 /// Where the command policies write their log lines: level, component, text.
 public typealias CommandLog = @Sendable (CommandLogLevel, _ component: String, _ text: String) -> Void
+
+/// Runs remote diagnostic commands off the command service's thread: asking an ECU takes from milliseconds to
+/// seconds (P2, and P2* for each "response pending"), and other commands must not wait for it.
+public protocol DiagnosticCommandRunning: AnyObject {
+    /// Queues `plan` for the command `id`; false when too many are waiting already.
+    func submit(id: String, plan: DiagnosticCommandPlan) -> Bool
+    /// The commands finished since the last call, oldest first.
+    func takeFinished() -> [(id: String, outcome: DiagnosticCommandOutcome)]
+}
