@@ -56,6 +56,8 @@ import tempfile
 import threading
 import time
 
+from broker_log import BrokerLog, percentile
+
 # What each vehicle of the fleet runs. The frame rates are the simulator's for these profiles, counted with
 # `axle simulate --dbc … --profile … --scenario … --duration 60 --out x.log` (8,340 and 5,340 lines a minute).
 VEHICLES = (
@@ -86,12 +88,6 @@ def log(message: str) -> None:
 
 def emit(line: dict) -> None:
     print(json.dumps(line), flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank, as reconnect.py and command_latency.py compute it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def free_port() -> int:
@@ -160,54 +156,9 @@ def others_building() -> int:
 # The broker
 
 
-class Broker:
-    """mosquitto with a generated configuration, its log read line by line with the time each line arrived."""
-
-    def __init__(self, config: str, pin: list[str]):
-        self.config, self.pin = config, pin
-        self.connections: list[tuple[float, str]] = []
-        self.changed = threading.Condition()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> float:
-        self.process = subprocess.Popen(self.pin + ["mosquitto", "-c", self.config], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
-        started = time.monotonic()
-        threading.Thread(target=self.read, args=(self.process,), daemon=True).start()
-        return started
-
-    def read(self, process: subprocess.Popen) -> None:
-        for line in process.stderr:
-            found = CONNECTED.search(line)
-            if found:
-                with self.changed:
-                    self.connections.append((time.monotonic(), found.group(1)))
-                    self.changed.notify_all()
-
-    def wait_for(self, vehicles: set[str], since: float, deadline: float,
-                 agents: list[Agent] | None = None) -> dict[str, float]:
-        """The first connection time after `since` of each of the vehicles, once all have connected, at the
-        deadline, or as soon as one of `agents` has exited (it will never connect)."""
-        with self.changed:
-            while True:
-                first: dict[str, float] = {}
-                for when, vehicle in self.connections:
-                    if when >= since and vehicle in vehicles and vehicle not in first:
-                        first[vehicle] = when
-                remaining = deadline - time.monotonic()
-                if len(first) >= len(vehicles) or remaining <= 0 or \
-                        any(agent.process.poll() is not None for agent in agents or []):
-                    return first
-                self.changed.wait(min(remaining, 1))
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def any_exited(agents: list[Agent]) -> bool:
+    """An agent that has exited will never connect: waiting for it is pointless."""
+    return any(agent.process.poll() is not None for agent in agents)
 
 
 def wait_listening(port: int, deadline: float) -> None:
@@ -318,7 +269,7 @@ def fleet_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
     with open(config, "w") as out:
         # Notice level carries the connection lines; a fleet of this size needs nothing else from the defaults.
         out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type notice\n{RUN_AS}")
-    broker = Broker(config, broker_pin)
+    broker = BrokerLog(config, broker_pin, CONNECTED)
     agents: list[Agent] = []
     subscriber = None
     try:
@@ -335,7 +286,7 @@ def fleet_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
                                 os.path.join(work, name), pin, ["--reconnect-cap", f"{args.reconnect_cap:g}"]))
         subscriber = Subscriber(port, broker_pin, profile_of)
         names = {agent.vehicle for agent in agents}
-        connected = broker.wait_for(names, 0, time.monotonic() + 180, agents)
+        connected = broker.wait_for(names, 0, time.monotonic() + 180, give_up=lambda: any_exited(agents))
         if len(connected) < len(names):
             exited = [a.vehicle for a in agents if a.process.poll() is not None]
             log(f"only {len(connected)} of {len(names)} agents connected within 180 s"
@@ -573,7 +524,7 @@ def wire_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
         for name in names:
             out.write(f"listener {ports[name]} 127.0.0.1\ncafile {pki['ca']}\ncertfile {folder}/broker.crt\n"
                       f"keyfile {folder}/broker.key\nrequire_certificate true\nuse_identity_as_username true\n")
-    broker = Broker(config, broker_pin)
+    broker = BrokerLog(config, broker_pin, CONNECTED)
     agents: list[Agent] = []
     pinger = None
     try:
@@ -591,7 +542,7 @@ def wire_phase(args, work: str, pin: list[str], broker_pin: list[str]) -> int:
                           "--cafile", pki["ca"], "--cert", stem + ".crt", "--key", stem + ".key", "-i", "wire-ping",
                           "-k", str(PING_KEEPALIVE_SECONDS), "-t", "axle/v1/wire-ping/nothing"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        connected = broker.wait_for(set(names[:-1]), 0, time.monotonic() + 60, agents)
+        connected = broker.wait_for(set(names[:-1]), 0, time.monotonic() + 60, give_up=lambda: any_exited(agents))
         if len(connected) < len(agents):
             missing = [a.vehicle for a in agents if a.vehicle not in connected]
             log(f"{len(missing)} wire agents did not connect over TLS within 60 s ({missing[0]}'s log ends):\n"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -28,69 +27,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from broker_log import BrokerLog, percentile
 
 PROFILE = "Firmware-Profiles/demo-sedan"
 VEHICLE_PREFIX = "bench-reconnect-"
 CONNECTED = re.compile(r"New client connected from \S+ as axled-(" + re.escape(VEHICLE_PREFIX) + r"\d+)")
-
-
-class Broker:
-    """mosquitto on a fixed port, its log read line by line with the time each line arrived."""
-
-    def __init__(self, port: int, folder: str, pin: list[str]):
-        self.port, self.folder, self.pin = port, folder, pin
-        self.connections: list[tuple[float, str]] = []
-        self.changed = threading.Condition()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> float:
-        config = os.path.join(self.folder, "broker.conf")
-        with open(config, "w") as out:
-            # Notice level carries the connection lines; 100 clients need no more than the defaults otherwise.
-            out.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type notice\n")
-        self.process = subprocess.Popen(self.pin + ["mosquitto", "-c", config], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
-        started = time.monotonic()
-        threading.Thread(target=self.read, args=(self.process,), daemon=True).start()
-        return started
-
-    def read(self, process: subprocess.Popen) -> None:
-        for line in process.stderr:
-            found = CONNECTED.search(line)
-            if found:
-                with self.changed:
-                    self.connections.append((time.monotonic(), found.group(1)))
-                    self.changed.notify_all()
-
-    def wait_for(self, agents: int, since: float, deadline: float) -> dict[str, float]:
-        """The first connection time of each agent after `since`, once all have connected or at the deadline."""
-        with self.changed:
-            while True:
-                first: dict[str, float] = {}
-                for when, vehicle in self.connections:
-                    if when >= since and vehicle not in first:
-                        first[vehicle] = when
-                remaining = deadline - time.monotonic()
-                if len(first) >= agents or remaining <= 0:
-                    return first
-                self.changed.wait(min(remaining, 1))
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank, as command_latency.py computes it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def main() -> int:
@@ -109,7 +52,11 @@ def main() -> int:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    broker = Broker(port, work, broker_pin)
+    config = os.path.join(work, "broker.conf")
+    with open(config, "w") as out:
+        # Notice level carries the connection lines; 100 clients need no more than the defaults otherwise.
+        out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type notice\n")
+    broker = BrokerLog(config, broker_pin, CONNECTED)
     agents: list[subprocess.Popen] = []
     result = {"benchmark": "reconnect", "implementation": "axle", "agents": args.agents,
               "outage_seconds": args.outage}
