@@ -4,7 +4,9 @@
 A private mosquitto on a free loopback port; `axled` with the demo-sedan profile on the simulated vehicle (a city
 drive in which the coolant starts leaking); a subscriber that decodes what arrives. The link is cut for 20 s (the
 broker is stopped) while the agent keeps collecting into its outbox; when the broker is back the backlog drains,
-the coolant-overheat alert among the first records out. Ends with a summary, and removes everything it started.
+the coolant-overheat alert among the first records out. The backend then reads the engine ECU's stored fault code
+(P0217, engine over-temperature) remotely with a signed diagnostics.read_dtc, and a courier's trunk.open is refused
+while driving and carried out once parked. Ends with a summary, and removes everything it started.
 
     .venv/bin/python scripts/demo.py [--bin .build/release] [--cut-seconds 20]
 """
@@ -99,6 +101,17 @@ class Subscriber:
         topic = message.topic.rsplit("/", 1)[-1]
         if topic == "status":
             self.status = message.payload.decode(errors="replace")
+            return
+        if "/cmd/res" in message.topic or topic == "features":
+            # Command answers and the feature state go through the outbox too, and carry their record's "seq":
+            # counted with the telemetry's, so that a gap means a lost record whatever it held (docs/mqtt.md).
+            try:
+                sequence = json.loads(message.payload).get("seq")
+            except (ValueError, AttributeError):
+                sequence = None
+            if isinstance(sequence, int):
+                with self.lock:
+                    self.sequences.add(sequence)
             return
         if topic not in ("telemetry", "events"):
             return
@@ -212,6 +225,8 @@ def main():
                 final = status
                 reason = f"  {status.get('reason')}: {status.get('text', '')}" if status.get("reason") else ""
                 say(f"  {status['status']}{reason}")
+                if "result" in status:
+                    say(f"    result: {json.dumps(status['result'])}")
             return final
 
         agent = start_agent("coolant-leak", "w")
@@ -255,7 +270,12 @@ def main():
         say("  while the car is driving:")
         refused = send_command("command", "send", "trunk.open")
         say()
-        say("== 6. Stopping the agent (SIGTERM): the open batch is written and sent, 'offline' published")
+        say("== 6. The backend reads the engine ECU's fault codes remotely (axle-fleet command send diagnostics.read_dtc);")
+        say("  the agent asks the ECU over OBD-II (modes 03 and 07) between its own polls:")
+        fault_codes = send_command("command", "send", "diagnostics.read_dtc")
+        stored = ((fault_codes or {}).get("result") or {}).get("engine", {}).get("stored", [])
+        say()
+        say("== 7. Stopping the agent (SIGTERM): the open batch is written and sent, 'offline' published")
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=10)
         time.sleep(1)
@@ -263,7 +283,7 @@ def main():
             text = f.read()
         match = re.search(r"stopped after .*", text)
         say()
-        say("== 7. The car is parked at the delivery address; the agent starts again and the courier asks again")
+        say("== 8. The car is parked at the delivery address; the agent starts again and the courier asks again")
         agent = start_agent("parked", "a")
         time.sleep(2)
         payload = os.path.join(directory, "trunk-open.json")
@@ -292,13 +312,15 @@ def main():
         outcome = lambda status: (status or {}).get("status", "no answer") + (
             f" ({status['reason']})" if status and status.get("reason") else "")
         say(f"  remote commands: trunk.open while driving {outcome(refused)}, parked {outcome(opened)}; "
-            f"the same request again {outcome(replayed)}; performance-boost {outcome(granted)}")
+            f"the same request again {outcome(replayed)}; performance-boost {outcome(granted)}; "
+            f"fault codes read remotely {outcome(fault_codes)}: {', '.join(stored) or 'none'}")
         say(f"  took {time.time() - started:.0f} s")
         ok = (code == 0 and second_code == 0 and not missing and records > 0
               and any(e["event"] == "engine-overheat" for e in events)
               and (refused or {}).get("reason") == "precondition_failed"
               and (opened or {}).get("status") == "SUCCEEDED" and (replayed or {}).get("reason") == "replay"
-              and (granted or {}).get("status") == "SUCCEEDED")
+              and (granted or {}).get("status") == "SUCCEEDED"
+              and (fault_codes or {}).get("status") == "SUCCEEDED" and "P0217" in stored)
         if not ok:
             say("demo: something did not happen as expected; the agent's log: " + agent_log)
             with open(agent_log) as f:
