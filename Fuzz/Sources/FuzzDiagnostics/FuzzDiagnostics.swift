@@ -18,6 +18,7 @@ private let ids: [(id: UInt32, extended: Bool)] = [
 
 /// libFuzzer entry point: the input is recorded traffic, one record after another: a byte choosing the id
 /// (`ids[byte % count]`), a byte of time in 10 ms steps, a length byte (0-8, taken modulo 9) and that many data bytes.
+/// The same records go to this node's own state machines (RTS/CTS to it, a request PGN, a functional OBD-II request).
 /// Also: the data bytes of the whole input parsed as a DM1 and as an OBD-II trouble code answer, and the input sent
 /// as an ISO-TP message from a sender to a receiver.
 ///
@@ -27,6 +28,11 @@ private let ids: [(id: UInt32, extended: Bool)] = [
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
     var decoder = DiagnosticTrafficDecoder(additionalISOTPIDs: [0x7BB])
+    // This node's own part (the scan tool): receiving RTS/CTS transfers addressed to it, a request to node 0, and a
+    // functional OBD-II request answered by whatever the records hold.
+    var connection = J1939ConnectionReceiver(address: 0xF9)
+    var request = J1939RequestExchange(pgn: J1939PGN.dm1, destination: 0, sentAt: 0)
+    var functional = FunctionalExchange(request: [0x01, 0x05], addressing: .standard, sentAt: 0)
     var time = 0.0
     var offset = 0
     while offset + 3 <= bytes.count {
@@ -38,8 +44,24 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         for event in decoder.receive(canID: id, extended: extended, data: frame, time: time) {
             check(event)
         }
+        for step in connection.expire(now: time) { checkFrames(step.send) }
+        let step = connection.receive(canID: id, data: frame, now: time)
+        checkFrames(step.send)
+        if let message = step.message {
+            precondition(message.data.count <= J1939TransportReceiver.maximumSize, "J1939 message of \(message.data.count) bytes")
+        }
+        checkFrames(request.expire(now: time))
+        checkFrames(request.receive(canID: id, data: frame, now: time))
+        functional.expire(now: time)
+        if let flowControl = functional.receive(canID: id, data: frame, now: time) {
+            precondition(flowControl.canID == 0x7E0, "flow control to \(flowControl.canID) for an answer on 0x7E8")
+        }
     }
     for event in decoder.finish() { check(event) }
+    for answer in request.answers { precondition((answer.data?.count ?? 0) <= J1939TransportReceiver.maximumSize) }
+    for answer in functional.answers {
+        precondition((answer.message?.count ?? 0) <= ISOTPFrame.maximumMessageLength, "an answer longer than ISO-TP allows")
+    }
 
     _ = try? J1939DiagnosticMessage(data: bytes)
     _ = OBDTroubleCode.codes(inAnswer: [0x43] + bytes).map { $0.map(\.description) }
@@ -50,6 +72,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         roundTrip(message)
     }
     return 0
+}
+
+/// The frames this node sends are classic CAN frames on 29-bit transport ids.
+private func checkFrames(_ frames: [J1939Frame]) {
+    for frame in frames {
+        precondition(frame.data.count == 8 && frame.canID <= 0x1FFF_FFFF, "a frame of \(frame.data.count) bytes to \(frame.canID)")
+    }
 }
 
 private func check(_ event: DiagnosticTrafficDecoder.Event) {
