@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "CommandStore", targets: ["CommandStore"]),
         .library(name: "AgentCore", targets: ["AgentCore"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
+        .library(name: "ConfigBundle", targets: ["ConfigBundle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,6 +84,12 @@ let package = Package(
             name: "RemoteCommands",
             dependencies: ["AxleBase", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Signed configuration bundles (docs/configuration.md): the manifest of a profile's files, configuration keys
+        // (a role apart from command keys), the byte format, verification with one reason per refusal.
+        .target(
+            name: "ConfigBundle",
+            dependencies: ["AxleBase", "RemoteCommands", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The agent's durable command state in commands.db: the journal (each command id runs at most once) and the
         // feature entitlements, on one connection.
         .target(name: "CommandStore", dependencies: ["AxleBase", "RemoteCommands", "SQLiteDatabase"]),
@@ -131,7 +138,7 @@ let package = Package(
         .target(
             name: "AxleFleet",
             dependencies: [
-                "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload",
+                "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "ConfigBundle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -178,10 +185,15 @@ let package = Package(
         .testTarget(name: "AxleBaseTests", dependencies: ["AxleBase"]),
         .testTarget(name: "RemoteCommandsTests", dependencies: ["RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
+            name: "ConfigBundleTests",
+            dependencies: ["ConfigBundle", "RemoteCommands", "AxleBase", "AxleTestSupport", "FirmwareProfile"]),
+        .testTarget(
             name: "CommandStoreTests", dependencies: ["CommandStore", "RemoteCommands", "AxleBase", "AxleTestSupport"]),
         .testTarget(
             name: "AxleFleetTests",
-            dependencies: ["AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport"]),
+            dependencies: [
+                "AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport", "ConfigBundle",
+            ]),
         .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
     ]
 )

@@ -130,8 +130,10 @@ struct ConfigSignCommand: ParsableCommand {
                 throw FleetError(error.description)
             }
             let start = notBefore ?? wallClockMillis()
+            // The directory's name is the profile's: a profile must sit in a folder of its own name.
+            let name = profile.split(separator: "/").last.map(String.init) ?? profile
             let manifest = BundleManifest(
-                version: version, vehicles: ids.isEmpty ? .all : .only(ids), notBeforeMillis: start,
+                version: version, profile: name, vehicles: ids.isEmpty ? .all : .only(ids), notBeforeMillis: start,
                 expiresAtMillis: start + Int64(DurationSyntax.seconds(in: validFor)! * 1000),
                 files: contents.map { BundleManifest.File(path: $0.key, contents: $0.value) })
             let bundle = ConfigurationBundle.make(manifest: manifest, contents: contents, key: signingKey)
@@ -141,7 +143,7 @@ struct ConfigSignCommand: ParsableCommand {
                 throw FleetError("cannot write the bundle: \(error)")
             }
             let output = TextOutput()
-            output.write("wrote \(out): version \(version), \(manifest.files.count) files, \(manifest.totalFileBytes) bytes of files, \(bundle.count) bytes in all, signed by \(signingKey.keyID)\n")
+            output.write("wrote \(out): \(name) version \(version), \(manifest.files.count) files, \(manifest.totalFileBytes) bytes of files, \(bundle.count) bytes in all, signed by \(signingKey.keyID)\n")
             output.flush()
         }
     }
@@ -198,6 +200,7 @@ struct ConfigInspectCommand: ParsableCommand {
                 bundle:      \(bundle) (\(bytes.count) bytes; signature not checked)
                 key:         \(split.keyID)
                 version:     \(manifest.version)
+                profile:     \(manifest.profile)
                 vehicles:    \(vehicles)
                 not before:  \(manifest.notBeforeMillis) ms
                 expires:     \(manifest.expiresAtMillis) ms

@@ -54,6 +54,9 @@ public struct BundleManifest: Sendable, Equatable {
 
     /// Grows with every bundle the backend signs; a vehicle applies only versions above the highest it has taken.
     public var version: UInt64
+    /// The profile's name: the name of the directory its files are in, which a profile must match (a vehicle stages
+    /// the files into a directory of this name). One path component of `A-Z a-z 0-9 . _ -`.
+    public var profile: String
     public var vehicles: Vehicles
     /// Unix milliseconds: not to be applied before this time, nor after `expiresAtMillis`.
     public var notBeforeMillis: Int64
@@ -62,8 +65,12 @@ public struct BundleManifest: Sendable, Equatable {
     public var files: [File]
 
     /// A manifest as given; `files` is sorted here.
-    public init(version: UInt64, vehicles: Vehicles, notBeforeMillis: Int64, expiresAtMillis: Int64, files: [File]) {
+    public init(
+        version: UInt64, profile: String, vehicles: Vehicles, notBeforeMillis: Int64, expiresAtMillis: Int64,
+        files: [File]
+    ) {
         self.version = version
+        self.profile = profile
         self.vehicles = vehicles
         self.notBeforeMillis = notBeforeMillis
         self.expiresAtMillis = expiresAtMillis
@@ -86,6 +93,7 @@ public struct BundleManifest: Sendable, Equatable {
         let document: JSONValue = .object([
             ("format", .integer(Int128(Self.format))),
             ("version", .integer(Int128(version))),
+            ("profile", .string(profile)),
             ("vehicles", vehicles),
             ("not_before_ms", .integer(Int128(notBeforeMillis))),
             ("expires_ms", .integer(Int128(expiresAtMillis))),
@@ -110,7 +118,7 @@ public struct BundleManifest: Sendable, Equatable {
             throw ManifestFormatError("the manifest is not JSON: \(error)")
         }
         guard case .object(let members) = document else { throw ManifestFormatError("the manifest is not a JSON object") }
-        let known = ["format", "version", "vehicles", "not_before_ms", "expires_ms", "files"]
+        let known = ["format", "version", "profile", "vehicles", "not_before_ms", "expires_ms", "files"]
         var fields: [String: JSONValue] = [:]
         for (key, value) in members {
             guard known.contains(key) else { throw ManifestFormatError("the manifest has an unknown member \"\(key)\"") }
@@ -123,6 +131,9 @@ public struct BundleManifest: Sendable, Equatable {
         }
         guard case .integer(let version) = fields["version"], version >= 1, version <= Int128(maximumVersion) else {
             throw ManifestFormatError("the manifest's version must be an integer from 1 to \(maximumVersion)")
+        }
+        guard let profile = fields["profile"]?.stringValue, !profile.contains("/"), BundlePath.problem(profile) == nil else {
+            throw ManifestFormatError("the manifest's profile must be a directory name of A-Z a-z 0-9 . _ - (not . or ..)")
         }
         let vehicles: Vehicles
         switch fields["vehicles"] {
@@ -169,7 +180,7 @@ public struct BundleManifest: Sendable, Equatable {
             throw ManifestFormatError("the manifest's files must be sorted by path, each once (\"\(next.path)\")")
         }
         return BundleManifest(
-            version: UInt64(version), vehicles: vehicles, notBeforeMillis: notBeforeMillis, expiresAtMillis: expiresAtMillis,
+            version: UInt64(version), profile: profile, vehicles: vehicles, notBeforeMillis: notBeforeMillis, expiresAtMillis: expiresAtMillis,
             files: files)
     }
 }

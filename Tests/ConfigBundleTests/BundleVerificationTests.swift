@@ -19,7 +19,7 @@ struct BundleVerificationTests {
         -> BundleManifest
     {
         BundleManifest(
-            version: version, vehicles: vehicles, notBeforeMillis: notBefore ?? now - 1000,
+            version: version, profile: "demo-sedan", vehicles: vehicles, notBeforeMillis: notBefore ?? now - 1000,
             expiresAtMillis: expires ?? now + 86_400_000,
             files: files.map { BundleManifest.File(path: $0.key, contents: $0.value) })
     }
@@ -147,6 +147,16 @@ struct BundleVerificationTests {
             bytes += manifestBytes + key.signature(forManifest: manifestBytes)
             #expect(refusal(bytes)?.reason == .malformed, "\(path)")
         }
+        // A profile name that is not one safe directory name, signed.
+        let text = String(decoding: manifest().json(), as: UTF8.self)
+            .replacingFirst(#""profile":"demo-sedan""#, with: #""profile":"../etc""#)
+        let manifestBytes = Array(text.utf8)
+        let length = UInt32(manifestBytes.count)
+        var bytes = ConfigurationBundle.magic + [UInt8(key.keyID.utf8.count)] + Array(key.keyID.utf8)
+        bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        bytes += manifestBytes + key.signature(forManifest: manifestBytes)
+        #expect(refusal(bytes)?.reason == .malformed)
+        #expect(refusal(bytes)?.text.contains("profile") == true)
     }
 
     @Test("every reason has its own code")
