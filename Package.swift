@@ -194,7 +194,8 @@ let package = Package(
             dependencies: [
                 "AxleFleet", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "AxleBase", "AxleTestSupport", "ConfigBundle",
             ]),
-        .testTarget(name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport"]),
+        .testTarget(
+            name: "VehicleSimulatorTests", dependencies: ["VehicleSimulator", "DBC", "CANFrames", "AxleTestSupport", "Diagnostics"]),
     ]
 )
 

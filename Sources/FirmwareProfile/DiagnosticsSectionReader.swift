@@ -16,8 +16,8 @@ struct DiagnosticsSectionReader {
     /// `[diagnostics]` (or when it is not a table).
     func read(catalog: inout [CatalogSignal], declared: inout Set<String>) -> DiagnosticsConfiguration? {
         guard let reader = root.table("diagnostics", context: "[diagnostics]") else { return nil }
-        let ecus = readECUs(reader)
-        let parameters = readParameters(reader, ecus: ecus, catalog: &catalog, declared: &declared)
+        let (ecus, declaredECUs) = readECUs(reader)
+        let parameters = readParameters(reader, ecus: ecus, declaredECUs: declaredECUs, catalog: &catalog, declared: &declared)
         let (framesPerSecond, budgetText) = readBudget(reader)
         var ignition: String?
         if let name = reader.string("ignition") {
@@ -50,8 +50,10 @@ struct DiagnosticsSectionReader {
 
     // MARK: ECUs
 
-    private func readECUs(_ reader: TOMLTableReader) -> [DiagnosticECU] {
-        guard let table = reader.table("ecus", context: "[diagnostics.ecus]") else { return [] }
+    /// The usable ECUs, and the names of all declared (an ECU with errors of its own is not reported again where it
+    /// is used).
+    private func readECUs(_ reader: TOMLTableReader) -> ([DiagnosticECU], [String]) {
+        guard let table = reader.table("ecus", context: "[diagnostics.ecus]") else { return ([], []) }
         var ecus: [DiagnosticECU] = []
         var seenRequestIDs: [String: String] = [:]
         for entry in table.entries() {
@@ -142,7 +144,7 @@ struct DiagnosticsSectionReader {
                 diagnosticProtocol: protocolKind, padding: padding, responseTimeoutSeconds: timeout, faults: faults,
                 line: entry.line))
         }
-        return ecus
+        return (ecus, table.entries().map(\.key))
     }
 
     /// ISO 15765-2 leaves the padding byte free; 0x55 is the commonest (its alternating bits keep bit stuffing low).
@@ -151,7 +153,8 @@ struct DiagnosticsSectionReader {
     // MARK: Parameters
 
     private func readParameters(
-        _ reader: TOMLTableReader, ecus: [DiagnosticECU], catalog: inout [CatalogSignal], declared: inout Set<String>
+        _ reader: TOMLTableReader, ecus: [DiagnosticECU], declaredECUs: [String], catalog: inout [CatalogSignal],
+        declared: inout Set<String>
     ) -> [DiagnosticParameter] {
         guard let table = reader.table("signals", context: "[diagnostics.signals]") else { return [] }
         var parameters: [DiagnosticParameter] = []
@@ -187,9 +190,9 @@ struct DiagnosticsSectionReader {
             var ecu: DiagnosticECU?
             if let ecuName {
                 ecu = ecus.first { $0.name == ecuName }
-                if ecu == nil {
+                if ecu == nil, !declaredECUs.contains(ecuName) {
                     var message = "\"\(leaf.name)\" asks ECU '\(ecuName)', which [diagnostics.ecus] does not declare"
-                    message += Self.suggestion(ecuName, ecus.map(\.name), noun: "the ECUs")
+                    message += Self.suggestion(ecuName, declaredECUs, noun: "the ECUs")
                     entry.error(message, line: entry.line(of: "ecu"))
                 }
             }

@@ -212,8 +212,8 @@ struct SimulatedOBDECU: Sendable {
 /// The truck's engine as a J1939 node sending DM1 once a second while a fault is active: one fault in a single frame
 /// (PGN 65226), more by BAM (TP.CM 0xEC00 to everyone, then TP.DT 0xEB00 packets 50 ms apart), as J1939-21 says.
 ///
-/// Faults: SPN 111 FMI 1 (coolant level below normal, most severe) with the amber lamp below 70 %; SPN 110 FMI 0
-/// (coolant temperature above normal, most severe) with the red stop lamp above 110 °C.
+/// Faults: SPN 111 FMI 18 (coolant level below normal, moderately severe) with the amber lamp below 85 %; SPN 110
+/// FMI 0 (coolant temperature above normal, most severe) with the red stop lamp above 110 °C.
 struct SimulatedDM1Sender: Sendable {
     let sourceAddress: UInt8
     private var nextDue = 0.0
@@ -230,7 +230,7 @@ struct SimulatedDM1Sender: Sendable {
     /// Faults active in `state`, with their lamps.
     static func faults(_ state: VehicleState) -> [(spn: UInt32, fmi: UInt8, amber: Bool, red: Bool)] {
         var faults: [(spn: UInt32, fmi: UInt8, amber: Bool, red: Bool)] = []
-        if state.coolantLevel < 70 { faults.append((111, 1, true, false)) }
+        if state.coolantLevel < 85 { faults.append((111, 18, true, false)) }
         if state.coolantTemp > 110 { faults.append((110, 0, false, true)) }
         return faults
     }

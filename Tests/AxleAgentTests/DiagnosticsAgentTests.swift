@@ -104,4 +104,37 @@ struct DiagnosticsAgentTests {
         #expect(Self.polled.allSatisfy { values[$0] == nil }, "\(values.filter { Self.polled.contains($0.key) })")
         #expect(harness.log().contains("ignition off: polling stopped"))
     }
+
+    @Test("the truck in coolant-leak: DM1 heard on the bus (single frame, then BAM) becomes dm1_changed alerts with SPN, FMI and lamps")
+    func truckDM1() throws {
+        let broker = try MosquittoBroker()
+        let harness = try AgentHarness(vehicleID: "diag-truck")
+        defer { harness.cleanUp() }
+        let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/diag-truck/events"])
+        let agent = try ChildProcess(
+            executable: AgentHarness.axled,
+            arguments: [
+                "--profile", AxleProcess.packageRoot + "/Firmware-Profiles/fleet-truck-j1939", "--vehicle-id", harness.vehicleID,
+                "--data-dir", harness.dataDirectory, "--broker", broker.url, "--control-socket", harness.controlSocket,
+                "--simulate", "coolant-leak", "--simulate-speed", "10",
+            ],
+            stderrPath: harness.directory + "/axled-0.log")
+        defer {
+            agent.send(signal: SIGTERM)
+            _ = agent.wait(timeoutSeconds: 10)
+        }
+        let dm1 = { Published(subscriber).events.filter { $0.name == "diagnostics.dm1_changed" } }
+        // The coolant level falls below 85 % about 80 simulated seconds in, the temperature passes 110 °C later.
+        #expect(waitUntil(timeoutSeconds: 90, pollSeconds: 0.5) { dm1().count >= 2 }, "\(harness.log().suffix(3000))")
+        let alerts = dm1()
+        let first = try #require(alerts.first)
+        #expect(first.priority == "alert" && first.attributes["source_address"] == "0" && first.attributes["bus"] == "j1939")
+        #expect(first.attributes["codes"] == "SPN 111 FMI 18" && first.attributes["amber_warning"] == "on", "\(first.attributes)")
+        let second = alerts[1]
+        #expect(second.attributes["codes"] == "SPN 111 FMI 18,SPN 110 FMI 0" && second.attributes["added"] == "SPN 110 FMI 0")
+        #expect(second.attributes["red_stop"] == "on")
+        #expect(second.attributes["faults"] == #"[{"spn":111,"fmi":18,"oc":1},{"spn":110,"fmi":0,"oc":1}]"#, "\(second.attributes)")
+        let report = try #require(Self.status(harness))
+        #expect(report["dm1"]?.arrayValue?.first?.stringValue == "j1939 node 0: SPN 111 FMI 18, SPN 110 FMI 0", "\(report)")
+    }
 }
