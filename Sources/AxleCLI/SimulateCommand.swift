@@ -146,6 +146,10 @@ struct SimulateCommand: ParsableCommand {
             let filter = message.isJ1939 ? CANFilter.j1939(pgn: message.pgn) : CANFilter.exact(id: message.id, isExtended: message.isExtended)
             if !filters.contains(filter) { filters.append(filter) }
         }
+        // The engine ECU answers diagnostic requests heard on the bus (its own id and OBD-II's functional 0x7DF).
+        if let request = simulator.profile.diagnostics?.obdRequestID {
+            filters += [CANFilter.exact(id: request, isExtended: false), CANFilter.exact(id: 0x7DF, isExtended: false)]
+        }
         do {
             try socket.setFilters(filters)
         } catch {
