@@ -22,8 +22,8 @@
 #                     fleet       400 agents against one broker: a 60 s outage, reconnect spread, backlog drain,
 #                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
 #                                 both profiles (about 8 min; docs/fleet-scale.md)
-#                     diag        OBD-II polling against a simulated ECU on a bus in memory: PIDs/s, request and
-#                                 flow-control latency (about 15 s)
+#                     diag        OBD-II polling against a simulated ECU, on a bus in memory and over a socket pair:
+#                                 PIDs/s, request and flow-control latency (about 25 s)
 #   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect,fleet: the long stages and those that need the
 #                   static axled build (the rest takes about 5 minutes)
 #   BENCH_FLEET_AGENTS  (default 400) how many agents the fleet stage runs: each needs about 0.3 % of a core and
@@ -184,10 +184,12 @@ if ! skipped fleet; then
     | tee -a "$results" || failed+=(fleet)
 fi
 
-# Issue 13: the scan tool polling OBD-II PIDs from a simulated ECU that answers after 5 ms, on a bus in memory (the
-# build machines' kernel has no CAN): PIDs/s, request latency, flow-control latency after a first frame.
+# Issue 13: the scan tool polling OBD-II PIDs from a simulated ECU that answers after 5 ms, on a bus in memory with
+# wire time, then over a socket pair (a system call per frame; the build machines' kernel has no CAN): PIDs/s, request
+# latency, flow-control latency after a first frame.
 if ! skipped diag; then
   run "$axle_bench" diagnostics --seconds 10 --ecu-delay-ms 5 || failed+=(diag)
+  run "$axle_bench" diagnostics --seconds 10 --ecu-delay-ms 5 --link socketpair || failed+=(diag)
 fi
 
 "$python" scripts/bench/report.py "$results"

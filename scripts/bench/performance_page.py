@@ -42,8 +42,9 @@ STAGES = (
     ("reconnect", ("reconnect",), "about 1 min: 100 agents, the broker down for 30 s"),
     ("fleet", ("fleet-broker", "fleet-reconnect", "fleet-drain", "fleet-payload", "fleet-wire", "fleet-keepalive"),
      "about 8 min: 400 agents, the broker down for 60 s; then 10 agents over TLS for 2 min"),
-    ("diag", ("diag-pids", "diag-latency", "diag-flow-control"),
-     "about 15 s: OBD-II polling against a simulated ECU on a bus in memory"),
+    ("diag", ("diag-pids", "diag-latency", "diag-flow-control", "diag-pids-socketpair", "diag-latency-socketpair",
+              "diag-flow-control-socketpair"),
+     "about 25 s: OBD-II polling against a simulated ECU, on a bus in memory and over a socket pair"),
 )
 STAGE_OF = {benchmark: stage for stage, benchmarks, _ in STAGES for benchmark in benchmarks}
 
@@ -935,13 +936,30 @@ def diagnostics_section(results: Results) -> Section:
                 runs=f"1 run: {flow['samples']:,} first frames"))
     else:
         figures.append(missing(results, "flow control after an answer's first frame", "diag-flow-control"))
+    pair_pids, pair_flow = results.find("diag-pids-socketpair", "axle"), results.find("diag-flow-control-socketpair", "axle")
+    if usable(pair_pids) and usable(pair_flow):
+        figures.append(Figure(
+            "over a socket pair (a system call per frame, no wire time): PIDs/s", thousands(pair_pids["pids_per_s"]),
+            f"{DIAG_PIDS_GOAL} (the goal)", ratio(pair_pids["pids_per_s"] / DIAG_PIDS_GOAL),
+            f"1 run: {pair_pids['requests']:,} requests, the ECU answering after {pair_pids['ecu_delay_ms']:g} ms"))
+        for key in ("p50_us", "p99_us"):
+            goal = f"{DIAG_FLOW_CONTROL_GOAL_US / 1000:g} ms (the goal)" if key == "p99_us" else "-"
+            figures.append(Figure(
+                f"over a socket pair: flow control after the ECU wrote a first frame, {key.removesuffix('_us')}",
+                microseconds(pair_flow[key]), goal,
+                ratio(DIAG_FLOW_CONTROL_GOAL_US / pair_flow[key]) if key == "p99_us" and pair_flow[key] > 0 else "-",
+                runs=f"1 run: {pair_flow['samples']:,} first frames"))
+    else:
+        figures.append(missing(results, "over a socket pair (a system call per frame, no wire time): PIDs/s",
+                               "diag-pids-socketpair"))
     return Section(
         "Diagnostics: polling OBD-II PIDs",
         "the scan tool's tester (`FunctionalISOTPChannel`, the code `axle diag pids` runs) asks one simulated engine "
         "ECU for six mode 01 PIDs per request, one request after another; the ECU, a thread running Axle's ISO-TP "
         "state machines, answers each request 5 ms after it arrives (an answer of 15 bytes: a first frame and two "
         "consecutive frames, after the tester's flow control)",
-        ["`Benchmarks/.build/release/axle-bench diagnostics --seconds 10 --ecu-delay-ms 5`"],
+        ["`Benchmarks/.build/release/axle-bench diagnostics --seconds 10 --ecu-delay-ms 5`",
+         "the same with `--link socketpair`"],
         "the goals of 500 PIDs/s and of flow control within 1 ms (p99) after a first frame; an ELM327 adapter "
         "manages 3-8 PIDs/s and AWS IoT FleetWise asks each PID at most once a second (their published figures, not "
         "measured here)",
@@ -953,7 +971,10 @@ def diagnostics_section(results: Results) -> Section:
          "tester and the ECU's thread share the one pinned core, as on a single-core telematics unit. Flow-control "
          "latency runs from the moment a first frame has crossed the bus to the tester's flow control leaving; it "
          "includes the in-memory bus's own timed wait for that moment (Linux's default timer slack is 50 µs), which a "
-         "socket woken by an arriving frame does not have. The "
+         "socket woken by an arriving frame does not have. The socket-pair rows join the two threads by a Unix socket "
+         "pair instead: every frame is a system call each way and the tester is woken by the kernel as a CAN socket's "
+         "reader is, but frames take no wire time; their flow-control latency runs from the ECU's write of a first "
+         "frame to the tester's write of its flow control. The "
          "same tester is checked for correctness on a real kernel against independent ECUs by the kernel tests "
          "(`Tests/CANBusTests/KernelScanToolTests.swift`)."])
 

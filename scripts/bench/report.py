@@ -352,6 +352,10 @@ def main() -> None:
                 print(f"Fleet: {name}: {line['error']}")
 
     diag = {r["benchmark"]: r for r in results if str(r.get("benchmark", "")).startswith("diag-") and not r.get("error")}
+    pair = diag.get("diag-flow-control-socketpair")
+    if pair:
+        print(f"Diagnostics (socket pair): flow control after a first frame p50 {pair['p50_us']:.0f} us, "
+              f"p99 {pair['p99_us']:.0f} us")
     if diag:
         print()
         pids, latency, flow = diag.get("diag-pids"), diag.get("diag-latency"), diag.get("diag-flow-control")

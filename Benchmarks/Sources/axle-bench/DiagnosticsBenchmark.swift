@@ -15,7 +15,9 @@ import Glibc
 ///
 /// Prints three results: `diag-pids` (PIDs per second asking up to six per request, the ECU answering after
 /// `--ecu-delay-ms`), `diag-latency` (request to whole answer, p50/p99), `diag-flow-control` (a first frame's
-/// arrival to the tester's flow control going out, p50/p99).
+/// arrival to the tester's flow control going out, p50/p99). `--link socketpair` joins the two by a Unix socket pair
+/// instead (a system call per frame each way, the reader woken by the kernel; no wire time), and the results' names
+/// end in `-socketpair`.
 struct DiagnosticsBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diagnostics",
@@ -34,6 +36,18 @@ struct DiagnosticsBenchmark: ParsableCommand {
     @Option(name: .customLong("pids-per-request"), help: "PIDs asked per request (at most 6).")
     var pidsPerRequest: Int = 6
 
+    /// What joins the tester and the ECU.
+    enum Link: String, ExpressibleByArgument {
+        /// `MemoryCANBus`: frames take their wire time at `--bitrate`.
+        case memory
+        /// `SocketPairLink`: a Unix socket pair, so that every frame is a system call each way and the reader is
+        /// woken by the kernel as a CAN socket's is; no wire time.
+        case socketpair
+    }
+
+    @Option(help: "memory (frames take their wire time) or socketpair (a system call per frame, no wire time).")
+    var link: Link = .memory
+
     func validate() throws {
         guard (1...6).contains(pidsPerRequest) else { throw ValidationError("--pids-per-request is 1 to 6") }
         guard seconds > 0, ecuDelayMilliseconds >= 0, bitrate > 0 else { throw ValidationError("positive values only") }
@@ -43,9 +57,17 @@ struct DiagnosticsBenchmark: ParsableCommand {
     static let pids: [UInt8] = [0x05, 0x0C, 0x0D, 0x0F, 0x10, 0x11, 0x04, 0x0B, 0x1F, 0x2F, 0x42, 0x46]
 
     func run() throws {
-        let bus = MemoryCANBus(bitsPerFrame: 111, bitrate: Double(bitrate))
-        let tester = bus.endpoint(name: "tester")
-        let ecuSide = bus.endpoint(name: "ecu")
+        let tester: any CANFrameLink
+        let ecuSide: any CANFrameLink
+        let flowControlLog: FlowControlLog
+        switch link {
+        case .memory:
+            let bus = MemoryCANBus(bitsPerFrame: 111, bitrate: Double(bitrate))
+            (tester, ecuSide, flowControlLog) = (bus.endpoint(name: "tester"), bus.endpoint(name: "ecu"), bus.log)
+        case .socketpair:
+            let pair = try SocketPairLink.pair()
+            (tester, ecuSide, flowControlLog) = (pair.tester, pair.ecu, pair.tester.log)
+        }
         let ecu = SimulatedOBDECU(link: ecuSide, delay: ecuDelayMilliseconds / 1000)
         let ecuThread = BenchmarkThread { ecu.run() }
         let channel = FunctionalISOTPChannel(link: tester, interface: "mem0", padding: 0xCC)
@@ -54,7 +76,7 @@ struct DiagnosticsBenchmark: ParsableCommand {
 
         // Warm-up: the first request finds the ECU (the window), as `axle diag pids` does.
         _ = try channel.request([0x01, 0x05], addressing: .standard, settings: settings)
-        bus.resetFlowControlTimes()
+        flowControlLog.reset()
 
         var latencies: [Double] = []
         var pidsRead = 0
@@ -77,7 +99,8 @@ struct DiagnosticsBenchmark: ParsableCommand {
         ecu.stop()
         ecuThread.join()
 
-        var pidsLine = ResultLine(benchmark: "diag-pids")
+        let suffix = link == .memory ? "" : "-\(link.rawValue)"
+        var pidsLine = ResultLine(benchmark: "diag-pids" + suffix)
         pidsLine.add("pids_per_s", .number(Double(pidsRead) / elapsed.wallSeconds))
         pidsLine.add("requests", .integer(latencies.count))
         pidsLine.add("failures", .integer(failures))
@@ -86,26 +109,28 @@ struct DiagnosticsBenchmark: ParsableCommand {
         pidsLine.add("bitrate", .integer(bitrate))
         pidsLine.add("seconds", .number(elapsed.wallSeconds))
         pidsLine.add("cpu_seconds", .number(elapsed.cpuSeconds))
-        pidsLine.add("bus", .string("in memory (no kernel CAN on the build machines)"))
+        pidsLine.add("link", .string(link.rawValue))
         pidsLine.add("cpus", .string(allowedCPUs()))
         pidsLine.print()
 
-        var latencyLine = ResultLine(benchmark: "diag-latency")
+        var latencyLine = ResultLine(benchmark: "diag-latency" + suffix)
         latencyLine.add("p50_ms", .number(percentile(latencies, 0.5)))
         latencyLine.add("p99_ms", .number(percentile(latencies, 0.99)))
         latencyLine.add("max_ms", .number(latencies.max() ?? .nan))
         latencyLine.add("samples", .integer(latencies.count))
         latencyLine.add("ecu_delay_ms", .number(ecuDelayMilliseconds))
-        latencyLine.add("frames_per_answer", .integer(bus.framesPerAnswer))
+        latencyLine.add("frames_per_answer", .integer(flowControlLog.framesPerAnswer))
+        latencyLine.add("link", .string(link.rawValue))
         latencyLine.add("cpus", .string(allowedCPUs()))
         latencyLine.print()
 
-        let flowControl = bus.flowControlMicroseconds()
-        var flowLine = ResultLine(benchmark: "diag-flow-control")
+        let flowControl = flowControlLog.microseconds()
+        var flowLine = ResultLine(benchmark: "diag-flow-control" + suffix)
         flowLine.add("p50_us", .number(percentile(flowControl, 0.5)))
         flowLine.add("p99_us", .number(percentile(flowControl, 0.99)))
         flowLine.add("max_us", .number(flowControl.max() ?? .nan))
         flowLine.add("samples", .integer(flowControl.count))
+        flowLine.add("link", .string(link.rawValue))
         flowLine.add("cpus", .string(allowedCPUs()))
         flowLine.print()
     }
@@ -125,21 +150,72 @@ func monotonicNow() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
+/// When first frames went out or arrived and when the tester's flow control left, and the frames of the last answer.
+///
+/// `@unchecked Sendable`: every field is guarded by `mutex`.
+final class FlowControlLog: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var firstFrames: [Double] = []
+    private var latencies: [Double] = []
+    private var answerFrames = 0
+    private var lastAnswerFrames = 0
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    /// A first frame is there for the tester (delivered, or written to its socket) at `time`.
+    func firstFrame(at time: Double) {
+        pthread_mutex_lock(&mutex)
+        firstFrames.append(time)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The tester's flow control leaves at `time`: it answers the oldest first frame not yet answered.
+    func flowControl(at time: Double) {
+        pthread_mutex_lock(&mutex)
+        if !firstFrames.isEmpty { latencies.append((time - firstFrames.removeFirst()) * 1e6) }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The ECU sent a frame whose PCI nibble is `pci`.
+    func ecuFrame(pci: UInt8) {
+        pthread_mutex_lock(&mutex)
+        answerFrames = pci <= 1 ? 1 : answerFrames + (pci == 2 ? 1 : 0)
+        lastAnswerFrames = answerFrames
+        pthread_mutex_unlock(&mutex)
+    }
+
+    var framesPerAnswer: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return lastAnswerFrames
+    }
+
+    func reset() {
+        pthread_mutex_lock(&mutex)
+        firstFrames.removeAll()
+        latencies.removeAll()
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func microseconds() -> [Double] {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return latencies
+    }
+}
+
 /// A CAN bus in memory between two endpoints: a frame sent is delivered to the other endpoint once the bus has
-/// carried it (`bitsPerFrame` at `bitrate`, one frame at a time, in order). It also records, for the benchmark, when
-/// each ISO-TP first frame reached the tester and when the tester's flow control left.
+/// carried it (`bitsPerFrame` at `bitrate`, one frame at a time, in order). First frames count as there for the tester
+/// from their delivery time.
 ///
 /// `@unchecked Sendable`: every field is guarded by `mutex`.
 final class MemoryCANBus: @unchecked Sendable {
     let frameSeconds: Double
+    let log = FlowControlLog()
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var queues: [String: [(time: Double, frame: CANFrame)]] = [:]
     private var busFreeAt = 0.0
-    private var firstFrameArrivals: [Double] = []
-    private var flowControlLatencies: [Double] = []
-    private var answerFrames = 0
-    private var lastAnswerFrames = 0
 
     init(bitsPerFrame: Int, bitrate: Double) {
         frameSeconds = Double(bitsPerFrame) / bitrate
@@ -157,39 +233,13 @@ final class MemoryCANBus: @unchecked Sendable {
         return Endpoint(bus: self, name: name)
     }
 
-    /// Frames of the ECU's last answer (first frame to the last consecutive frame).
-    var framesPerAnswer: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return lastAnswerFrames
-    }
-
-    func resetFlowControlTimes() {
-        pthread_mutex_lock(&mutex)
-        firstFrameArrivals.removeAll()
-        flowControlLatencies.removeAll()
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func flowControlMicroseconds() -> [Double] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return flowControlLatencies
-    }
-
     fileprivate func send(_ frame: CANFrame, from sender: String) {
         pthread_mutex_lock(&mutex)
         let now = monotonicNow()
         busFreeAt = max(busFreeAt, now) + frameSeconds
         let pci = frame.data.first.map { $0 >> 4 } ?? 0
-        if sender == "tester", pci == 3, !firstFrameArrivals.isEmpty {
-            // A flow control from the tester answers the first frame that reached it.
-            flowControlLatencies.append((now - firstFrameArrivals.removeFirst()) * 1e6)
-        }
-        if sender == "ecu" {
-            answerFrames = pci == 1 || pci == 0 ? 1 : answerFrames + (pci == 2 ? 1 : 0)
-            lastAnswerFrames = answerFrames
-        }
+        if sender == "tester", pci == 3 { log.flowControl(at: now) }
+        if sender == "ecu" { log.ecuFrame(pci: pci) }
         for name in queues.keys where name != sender { queues[name]!.append((busFreeAt, frame)) }
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
@@ -205,7 +255,7 @@ final class MemoryCANBus: @unchecked Sendable {
             var queue = queues[name]!
             while let head = queue.first, head.time <= now {
                 queue.removeFirst()
-                if name == "tester", head.frame.data.first.map({ $0 >> 4 }) == 1 { firstFrameArrivals.append(head.time) }
+                if name == "tester", head.frame.data.first.map({ $0 >> 4 }) == 1 { log.firstFrame(at: head.time) }
                 batch.frames.append(head.frame)
             }
             queues[name] = queue
@@ -236,12 +286,75 @@ final class MemoryCANBus: @unchecked Sendable {
     }
 }
 
+/// One end of a Unix socket pair (SOCK_SEQPACKET) carrying CAN frames as 14-byte packets (id, extended flag, length,
+/// 8 data bytes): each frame is a system call each way and the reader waits in `poll`, as on a CAN socket. First
+/// frames count as there for the tester from the moment the ECU wrote them.
+///
+/// `@unchecked Sendable`: one thread uses each end; `log` is thread-safe.
+final class SocketPairLink: CANFrameLink, @unchecked Sendable {
+    let fd: Int32
+    let isTester: Bool
+    let log: FlowControlLog
+
+    private init(fd: Int32, isTester: Bool, log: FlowControlLog) {
+        self.fd = fd
+        self.isTester = isTester
+        self.log = log
+    }
+
+    deinit { close(fd) }
+
+    static func pair() throws -> (tester: SocketPairLink, ecu: SocketPairLink) {
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds) == 0 else {
+            throw ValidationError("socketpair failed: errno \(errno)")
+        }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        let log = FlowControlLog()
+        return (SocketPairLink(fd: fds[0], isTester: true, log: log), SocketPairLink(fd: fds[1], isTester: false, log: log))
+    }
+
+    func send(_ frame: CANFrame, timeoutMilliseconds: Int32) throws(CANBusError) {
+        let data = frame.data
+        var packet = [UInt8](repeating: 0, count: 14)
+        packet[0] = UInt8(frame.id >> 24 & 0xFF)
+        packet[1] = UInt8(frame.id >> 16 & 0xFF)
+        packet[2] = UInt8(frame.id >> 8 & 0xFF)
+        packet[3] = UInt8(frame.id & 0xFF)
+        packet[4] = frame.isExtended ? 1 : 0
+        packet[5] = UInt8(data.count)
+        for (index, byte) in data.prefix(8).enumerated() { packet[6 + index] = byte }
+        let pci = data.first.map { $0 >> 4 } ?? 0
+        let now = monotonicNow()
+        if isTester, pci == 3 { log.flowControl(at: now) }
+        if !isTester {
+            log.ecuFrame(pci: pci)
+            if pci == 1 { log.firstFrame(at: now) }
+        }
+        guard write(fd, packet, packet.count) == packet.count else {
+            throw CANBusError(interface: "socketpair", operation: "send", code: errno)
+        }
+    }
+
+    func receive(timeoutMilliseconds: Int32, into batch: inout CANSocket.Batch, interfaceName: String?) throws(CANBusError) {
+        batch.frames.removeAll(keepingCapacity: true)
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, timeoutMilliseconds) > 0 else { return }
+        var packet = [UInt8](repeating: 0, count: 14)
+        while read(fd, &packet, packet.count) == packet.count {
+            let id = UInt32(packet[0]) << 24 | UInt32(packet[1]) << 16 | UInt32(packet[2]) << 8 | UInt32(packet[3])
+            batch.frames.append(CANFrame(id: id, isExtended: packet[4] == 1, data: packet[6..<(6 + Int(min(packet[5], 8)))]))
+        }
+    }
+}
+
 /// An engine ECU answering OBD-II mode 01 on 0x7E8 (functional requests on 0x7DF, flow control on 0x7E0), built on
 /// the Diagnostics ISO-TP state machines: it waits `delay` before each answer, as an ECU's software does.
 ///
-/// `@unchecked Sendable`: `stopped` is only read and written under the bus's ordering (a flag checked once a loop).
+/// `@unchecked Sendable`: it runs on its own thread; the tester's thread only sets `stopped`, a flag this thread
+/// reads once a loop (a late read costs one more 50 ms wait).
 final class SimulatedOBDECU: @unchecked Sendable {
-    let link: MemoryCANBus.Endpoint
+    let link: any CANFrameLink
     let delay: Double
     private var stopped = false
     private var batch = CANSocket.Batch()
@@ -251,7 +364,7 @@ final class SimulatedOBDECU: @unchecked Sendable {
         0x11: [0x33], 0x1F: [0x02, 0x58], 0x2F: [0xBF], 0x42: [0x36, 0xB0], 0x46: [55],
     ]
 
-    init(link: MemoryCANBus.Endpoint, delay: Double) {
+    init(link: any CANFrameLink, delay: Double) {
         self.link = link
         self.delay = delay
     }
@@ -260,7 +373,7 @@ final class SimulatedOBDECU: @unchecked Sendable {
 
     func run() {
         while !stopped {
-            link.bus.receive(link.name, timeoutMilliseconds: 50, into: &batch)
+            try? link.receive(timeoutMilliseconds: 50, into: &batch, interfaceName: nil)
             for frame in batch.frames where frame.id == 0x7DF {
                 guard case .single(let request)? = try? ISOTPFrame.parse(frame.data), request.first == 0x01 else { continue }
                 var answer: [UInt8] = [0x41]
@@ -282,13 +395,13 @@ final class SimulatedOBDECU: @unchecked Sendable {
         while true {
             switch sender.next(now: monotonicNow()) {
             case .send(let frame):
-                link.bus.send(CANFrame(id: 0x7E8, data: frame.encoded(padding: 0x55)), from: link.name)
+                try? link.send(CANFrame(id: 0x7E8, data: frame.encoded(padding: 0x55)), timeoutMilliseconds: 1000)
             case .waitUntil(let time):
                 let remaining = time - monotonicNow()
                 if remaining > 0 { usleep(UInt32(remaining * 1e6)) }
             case .awaitFlowControl(let deadline):
                 let milliseconds = Int32(max(1, (deadline - monotonicNow()) * 1000))
-                link.bus.receive(link.name, timeoutMilliseconds: milliseconds, into: &batch)
+                try? link.receive(timeoutMilliseconds: milliseconds, into: &batch, interfaceName: nil)
                 for frame in batch.frames {
                     // (The tester sends nothing else while an answer is under way.)
                     if frame.id == 0x7E0, let parsed = try? ISOTPFrame.parse(frame.data) {
