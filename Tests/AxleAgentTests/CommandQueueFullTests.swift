@@ -27,7 +27,8 @@ struct CommandQueueFullTests {
         let journal = try CommandJournal(path: harness.directory + "/commands.db")
         let client = try MQTTClient(
             configuration: MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "axled-queue-full"))
-        // Answers go through the outbox and its drainer, as in the agent.
+        // The responder as the agent wires it, outbox and drainer included (a busy refusal itself goes straight
+        // through the client: the journal never held the command).
         let outbox = try OutboxStore(configuration: OutboxConfiguration(path: harness.directory + "/outbox.db"))
         defer { outbox.close() }
         let drainer = OutboxDrainer(outbox: outbox, client: client, policy: .standard)

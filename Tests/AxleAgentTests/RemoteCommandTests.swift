@@ -183,6 +183,11 @@ struct RemoteCommandTests {
         // QoS 1 is at least once: the broker may hand the agent a copy twice, and that copy is a replay too.
         #expect(statuses.filter { $0.reason == .replay }.count >= 999)
         #expect(statuses.allSatisfy { $0.reason == .replay || [.accepted, .inProgress, .succeeded].contains($0.status) })
+        // Replays are refused before the journal claims them, so their answers go straight out and not into the
+        // outbox: a replayed command cannot fill it (1,000 stored answers would have taken 1,000 sequence numbers).
+        let outbox = try AxleProcess.run(["outbox", "--socket", rig.harness.controlSocket, "--json"])
+        let lastSequence = try JSONValue.parse(outbox.stdout)["last_sequence"]?.intValue
+        #expect((lastSequence ?? .max) < 100, "\(outbox.stdout)")
         agent.terminate(timeoutSeconds: 5)
 
         let again = try rig.start(scenario: "parked", run: 1)

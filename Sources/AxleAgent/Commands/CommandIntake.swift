@@ -7,9 +7,12 @@ import Synchronization
 
 /// Publishes command statuses: to the request's MQTT 5 Response Topic when it lies in the vehicle's `…/cmd/res`
 /// subtree (`UplinkTopics.answerTopic`), else to `…/cmd/res`, with the request's Correlation Data when that is short.
-/// Statuses of signed commands go through the outbox (`DurableMessages`), so that one made while the link is down
-/// survives a crash and arrives after the reconnection; answers to unauthenticated requests go straight through the
-/// client at QoS 0, as nothing vouches for them being worth keeping.
+/// Statuses of commands the journal holds (claimed: ACCEPTED onwards, rate-limited, INTERRUPTED) go through the outbox
+/// (`DurableMessages`), so that one made while the link is down survives a crash and arrives after the reconnection.
+/// Refusals before the journal claims a command (a signed request for another vehicle or out of time, busy, a replay,
+/// a journal that cannot record) go straight through the client at QoS 1 (`sendDirect`): nothing on the vehicle
+/// records them, the sender may send again, and storing them would let a replayed command fill the outbox with
+/// answers that are never evicted before telemetry. Answers to unauthenticated requests go straight through at QoS 0.
 struct CommandResponder: Sendable {
     let client: MQTTClient
     let topics: UplinkTopics
@@ -19,7 +22,7 @@ struct CommandResponder: Sendable {
     /// Not signed, so without a bound any sender could make the vehicle publish 60 kB per request.
     static let maximumCorrelationBytes = 128
 
-    /// A status of a signed command (or of a request whose signature checked out): QoS 1.
+    /// A status of a command the journal holds: QoS 1, through the outbox.
     func send(
         id: String, name: String?, status: CommandStatus, reason: CommandReason?, text: String?, result: JSONValue? = nil,
         to reply: ReplyAddress
@@ -28,6 +31,17 @@ struct CommandResponder: Sendable {
             id: id, vehicle: topics.vehicleID, name: name, status: status, timeMillis: wallClockMillis(), reason: reason,
             text: text, result: result)
         durable.publish(Self.message(response, to: reply, qos: 1, topics: topics), members: response.members())
+    }
+
+    /// A refusal of a request whose signature checked out, before the journal claimed it: QoS 1, straight through the
+    /// client (lost with the process if the link is down; the sender may send again).
+    func sendDirect(
+        id: String, name: String?, status: CommandStatus, reason: CommandReason?, text: String?, to reply: ReplyAddress
+    ) {
+        let response = CommandResponse(
+            id: id, vehicle: topics.vehicleID, name: name, status: status, timeMillis: wallClockMillis(), reason: reason,
+            text: text)
+        _ = client.publish(Self.message(response, to: reply, qos: 1, topics: topics))
     }
 
     /// The answer to a request refused before its signature checked out: QoS 0, so that no session ever sends it
@@ -109,7 +123,7 @@ final class CommandIntake: Sendable {
             refuseUnauthenticated(rejection, reply: reply)
         case .failure(let rejection):
             log(.warning, "commands", "rejected \(rejection.commandName ?? "a command") \(rejection.commandID ?? "(no id)"): \(rejection.reason.rawValue): \(rejection.text)")
-            responder.send(
+            responder.sendDirect(
                 id: rejection.commandID ?? "", name: rejection.commandName, status: .rejected, reason: rejection.reason,
                 text: rejection.text, to: reply)
         case .success(let command):
@@ -118,7 +132,7 @@ final class CommandIntake: Sendable {
             } else {
                 let request = command.request
                 log(.warning, "commands", "rejected \(request.name) \(request.id): busy (\(Self.queueLimit) commands waiting)")
-                responder.send(
+                responder.sendDirect(
                     id: request.id, name: request.name, status: .rejected, reason: .busy,
                     text: "\(Self.queueLimit) commands are waiting on the vehicle; it was not run and can be sent again", to: reply)
             }
@@ -151,14 +165,14 @@ final class CommandIntake: Sendable {
             case .replay(let previous):
                 let text = "command \(previous.id) (key \(previous.keyID), counter \(previous.counter)) was already received and is \(previous.status.rawValue): it runs at most once; send a new command"
                 log(.warning, "commands", "rejected \(request.name) \(request.id): replay")
-                responder.send(id: request.id, name: request.name, status: .rejected, reason: .replay, text: text, to: reply)
+                responder.sendDirect(id: request.id, name: request.name, status: .rejected, reason: .replay, text: text, to: reply)
                 return false
             case .claimed:
                 break
             }
         } catch {
             log(.error, "commands", "\(request.id): the journal cannot record it: \(error)")
-            responder.send(
+            responder.sendDirect(
                 id: request.id, name: request.name, status: .failed, reason: nil,
                 text: "the vehicle cannot journal the command, so it was not run: \(error)", to: reply)
             return false
