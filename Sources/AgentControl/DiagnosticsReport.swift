@@ -17,6 +17,12 @@ public struct DiagnosticsReport: Sendable, Equatable {
         /// "on", "off", or nil before the first fault poll.
         public var mil: String?
         public var lastProblem: String?
+        /// Where the ECU is, so that `axle diag` can tell that the agent talks to it: the operating system's interface
+        /// of its bus, the ids it is asked on and answers on, and `obd` or `uds`. nil from an agent that does not say.
+        public var interface: String?
+        public var requestID: UInt32?
+        public var responseID: UInt32?
+        public var protocolName: String?
 
         public init(
             name: String, requests: Int, answers: Int, refusals: Int, timeouts: Int, silent: Int, faults: [String],
@@ -59,6 +65,10 @@ public struct DiagnosticsReport: Sendable, Equatable {
                     ("refusals", .count(ecu.refusals)), ("timeouts", .count(ecu.timeouts)), ("silent", .count(ecu.silent)),
                     ("faults", .array(ecu.faults.map { .string($0) })), ("mil", ecu.mil.map { .string($0) } ?? .null),
                     ("last_problem", ecu.lastProblem.map { .string($0) } ?? .null),
+                    ("interface", ecu.interface.map { .string($0) } ?? .null),
+                    ("request_id", ecu.requestID.map { .count(Int($0)) } ?? .null),
+                    ("response_id", ecu.responseID.map { .count(Int($0)) } ?? .null),
+                    ("protocol", ecu.protocolName.map { .string($0) } ?? .null),
                 ])
             })),
             ("dm1", .array(dm1.map { .string($0) })),
@@ -70,11 +80,16 @@ public struct DiagnosticsReport: Sendable, Equatable {
             polling: try reader.bool("polling"), frames: try reader.integer("frames"),
             budgetFramesPerSecond: try reader.double("budget_frames_per_s"),
             ecus: try reader.objects("ecus") { (ecu: JSONObjectReader) throws(ControlDecodingError) -> ECU in
-                ECU(
+                var entry = ECU(
                     name: try ecu.string("name"), requests: try ecu.integer("requests"), answers: try ecu.integer("answers"),
                     refusals: try ecu.integer("refusals"), timeouts: try ecu.integer("timeouts"), silent: try ecu.integer("silent"),
                     faults: try Self.strings(ecu.value("faults"), at: ecu.fieldPath("faults")), mil: try ecu.optionalString("mil"),
                     lastProblem: try ecu.optionalString("last_problem"))
+                entry.interface = try ecu.optionalString("interface")
+                entry.requestID = try ecu.optionalInteger("request_id", as: UInt32.self)
+                entry.responseID = try ecu.optionalInteger("response_id", as: UInt32.self)
+                entry.protocolName = try ecu.optionalString("protocol")
+                return entry
             },
             dm1: try Self.strings(reader.value("dm1"), at: reader.fieldPath("dm1")))
     }

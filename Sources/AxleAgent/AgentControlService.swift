@@ -94,18 +94,36 @@ struct AgentControlService: ControlHandler {
                 eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
             lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) },
             location: state.locationStatus.map(Self.locationReport),
-            diagnostics: state.diagnosticsStatus.map(Self.diagnosticsReport))
+            diagnostics: state.diagnosticsStatus.map(diagnosticsReport))
     }
 
-    static func diagnosticsReport(_ status: DiagnosticsStatus) -> DiagnosticsReport {
-        DiagnosticsReport(
+    func diagnosticsReport(_ status: DiagnosticsStatus) -> DiagnosticsReport {
+        let configured = configuration.profile.diagnostics
+        return DiagnosticsReport(
             polling: status.polling, frames: status.frames, budgetFramesPerSecond: status.framesPerSecond,
             ecus: status.ecus.map {
-                DiagnosticsReport.ECU(
+                var ecu = DiagnosticsReport.ECU(
                     name: $0.name, requests: $0.requests, answers: $0.answers, refusals: $0.refusals, timeouts: $0.timeouts,
                     silent: $0.silentCount, faults: $0.faults, mil: $0.mil, lastProblem: $0.lastProblem)
+                // Where it is, so that `axle diag` on the same interface asks through the agent.
+                if let profileECU = configured?.ecu(named: $0.name) {
+                    ecu.interface = interfaceName(ofBus: profileECU.bus)
+                    ecu.requestID = profileECU.requestID
+                    ecu.responseID = profileECU.responseID
+                    ecu.protocolName = profileECU.diagnosticProtocol.rawValue
+                }
+                return ecu
             },
             dm1: status.dm1)
+    }
+
+    /// The operating system's interface a logical bus is read from ("simulator" and the log's path for the others).
+    private func interfaceName(ofBus bus: String) -> String {
+        switch configuration.source {
+        case .socketCAN: configuration.canInterfaces[bus] ?? "?"
+        case .simulate: "simulator"
+        case .replay(let path, _): path
+        }
     }
 
     static func locationReport(_ status: LocationStatus) -> LocationReport {

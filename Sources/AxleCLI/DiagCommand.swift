@@ -1,3 +1,4 @@
+import AgentControl
 import ArgumentParser
 import AxleBase
 import CANBus
@@ -53,6 +54,8 @@ struct DiagRequestCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the answer as one JSON object.")
     var json = false
 
+    @OptionGroup var agentOptions: DiagAgentOptions
+
     func run() throws {
         let txID = try Self.canID(transmitID, "TXID")
         let rxID = try Self.canID(receiveID, "RXID")
@@ -71,6 +74,21 @@ struct DiagRequestCommand: ParsableCommand {
             throw ValidationError("--padding takes a hex byte such as CC, 55 or 00, or none; not \(UntrustedText.quoted(padding))")
         }
 
+        // An ECU the agent asks on this bus: through the agent, never beside it.
+        if let agent = agentOptions.agent(on: interface), let ecu = agent.ecu(requestID: txID, responseID: rxID) {
+            let warning = TextOutput.standardError()
+            warning.write("axle diag: \(agent.notice)\n")
+            warning.flush()
+            let reply = try agent.ask(ecu, bytes, timeoutSeconds: settings.responseTimeout)
+            let answer: [UInt8]
+            switch reply.outcome {
+            case .positive: answer = reply.data
+            case .negative: answer = [0x7F, bytes[0], reply.nrc ?? 0]
+            case .timeout, .failed:
+                throw CLIError("\(interface) \(Self.hexID(txID))→\(Self.hexID(rxID)) (\(ecu.name), through axled): \(reply.text ?? reply.outcome.rawValue)")
+            }
+            return print(request: bytes, answer: answer, from: rxID, pending: reply.pending, milliseconds: reply.seconds * 1000)
+        }
         let channel: ISOTPChannel
         do {
             channel = try ISOTPChannel(interface: interface, transmitID: txID, receiveID: rxID, padding: paddingByte)
@@ -100,8 +118,12 @@ struct DiagRequestCommand: ParsableCommand {
         case .timedOut(let reason): throw CLIError("\(interface) \(Self.hexID(txID))→\(Self.hexID(rxID)): \(reason)")
         case .waiting: preconditionFailure("the loop ends when the exchange does")
         }
+        print(request: bytes, answer: answer, from: rxID, pending: exchange.pendingCount, milliseconds: elapsedMilliseconds)
+    }
+
+    /// The answer, as a table line or one JSON object.
+    private func print(request bytes: [UInt8], answer: [UInt8], from rxID: UInt32, pending: Int, milliseconds elapsedMilliseconds: Double) {
         let service = DiagnosticService(message: answer)
-        let pending = exchange.pendingCount
         let output = TextOutput()
         if json {
             var line = "{\"request\": \"\(DiagnosticPrinter.hex(bytes))\", \"kind\": \"\(service.kind.rawValue)\""

@@ -1,3 +1,4 @@
+import AgentControl
 import ArgumentParser
 import AxleBase
 import CANBus
@@ -35,6 +36,8 @@ struct OBDBusOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts instead of a table.")
     var json = false
 
+    @OptionGroup var agentOptions: DiagAgentOptions
+
     func validate() throws {
         _ = try settings()
         _ = try paddingByte()
@@ -54,9 +57,16 @@ struct OBDBusOptions: ParsableArguments {
         return value
     }
 
-    /// The tester on the interface, after checking that it is a CAN interface that exists.
+    /// The tester on the interface, after checking that it is a CAN interface that exists; through the agent when
+    /// one asks ECUs on it.
     func tester() throws -> OBDTester {
         guard interfaceArgument != nil else { throw ValidationError("Missing expected argument '<iface>' (the CAN interface, e.g. can0)") }
+        if let agent = agentOptions.agent(on: interface) {
+            let warning = TextOutput.standardError()
+            warning.write("axle diag: \(agent.notice)\n")
+            warning.flush()
+            return OBDTester(agent: agent, choice: addressing, settings: try settings())
+        }
         try OBDTester.checkInterface(interface)
         do {
             let channel = try FunctionalISOTPChannel(interface: interface, padding: try paddingByte())
@@ -70,15 +80,38 @@ struct OBDBusOptions: ParsableArguments {
 /// The scan tool's conversation with the ECUs of one bus: functional OBD-II requests and their answers, and which
 /// addressing the vehicle answers on.
 final class OBDTester {
-    let channel: FunctionalISOTPChannel
+    /// The bus, directly; nil when the requests go through the agent.
+    let channel: FunctionalISOTPChannel?
+    /// The agent that asks ECUs on this bus: functional requests then go to each of its OBD-II ECUs through it, and
+    /// to no other ECU (a functional request on the bus would reach the agent's ECUs too).
+    let agent: AgentOnBus?
+    let interface: String
     let choice: OBDBusOptions.AddressingChoice
     let settings: FunctionalExchange.Settings
     /// The addressing ECUs answered on (auto: found by the first request), and the ECUs that answered it.
     private(set) var addressing: OBDAddressing?
     private(set) var known: Set<UInt32> = []
 
-    init(channel: FunctionalISOTPChannel, choice: OBDBusOptions.AddressingChoice, settings: FunctionalExchange.Settings) {
+    convenience init(channel: FunctionalISOTPChannel, choice: OBDBusOptions.AddressingChoice, settings: FunctionalExchange.Settings) {
+        self.init(channel: channel, agent: nil, interface: channel.interface, choice: choice, settings: settings)
+    }
+
+    convenience init(agent: AgentOnBus, choice: OBDBusOptions.AddressingChoice, settings: FunctionalExchange.Settings) {
+        self.init(channel: nil, agent: agent, interface: agent.interface, choice: choice, settings: settings)
+    }
+
+    /// A tester like `other` (its bus or agent) with another addressing.
+    convenience init(like other: OBDTester, choice: OBDBusOptions.AddressingChoice) {
+        self.init(channel: other.channel, agent: other.agent, interface: other.interface, choice: choice, settings: other.settings)
+    }
+
+    private init(
+        channel: FunctionalISOTPChannel?, agent: AgentOnBus?, interface: String, choice: OBDBusOptions.AddressingChoice,
+        settings: FunctionalExchange.Settings
+    ) {
         self.channel = channel
+        self.agent = agent
+        self.interface = interface
         self.choice = choice
         self.settings = settings
         switch choice {
@@ -87,8 +120,6 @@ final class OBDTester {
         case .extended: addressing = .extended
         }
     }
-
-    var interface: String { channel.interface }
 
     /// The ids of a request, for messages: "7DF" or "7DF and 18DB33F1".
     var requestIDs: String {
@@ -113,6 +144,16 @@ final class OBDTester {
 
     /// `request` to every ECU of one addressing.
     func ask(_ request: [UInt8], on addressing: OBDAddressing, expecting: Set<UInt32> = []) throws -> [FunctionalExchange.Answer] {
+        if let agent {
+            // Each of the agent's OBD-II ECUs of this addressing, one after the other, through the agent.
+            let ecus = agent.obdECUs.filter { (($0.responseID ?? 0) > 0x7FF) == (addressing == .extended) }
+            return try ecus.compactMap { ecu in
+                guard let responder = ecu.responseID else { return nil }
+                let reply = try agent.ask(ecu, request, timeoutSeconds: settings.window)
+                return AgentOnBus.answer(reply, responder: responder, request: request[0])
+            }
+        }
+        guard let channel else { return [] }
         do {
             return try channel.request(request, addressing: addressing, expecting: expecting, settings: settings)
         } catch {

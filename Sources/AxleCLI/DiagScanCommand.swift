@@ -40,8 +40,7 @@ struct DiagScanCommand: ParsableCommand {
         }
         var ecus: [ECU] = []
         for addressing in addressings {
-            let tester = OBDTester(
-                channel: first.channel, choice: addressing == .standard ? .standard : .extended, settings: first.settings)
+            let tester = OBDTester(like: first, choice: addressing == .standard ? .standard : .extended)
             let supported = try tester.supportedPIDs()
             var found = tester.known.sorted().map { id in
                 ECU(id: id, addressing: addressing, supported: supported[id] ?? [])
@@ -59,8 +58,7 @@ struct DiagScanCommand: ParsableCommand {
             ecus += found
         }
         guard !ecus.isEmpty else {
-            throw OBDTester(channel: first.channel, choice: options.addressing, settings: first.settings)
-                .silence("a request for supported PIDs (0100)")
+            throw OBDTester(like: first, choice: options.addressing).silence("a request for supported PIDs (0100)")
         }
         let output = TextOutput()
         output.write(options.json ? Self.json(ecus, interface: options.interface) : Self.table(ecus))

@@ -34,6 +34,18 @@ public struct FunctionalExchange: Sendable {
         public var pendingCount: Int
         /// When the answer was complete.
         public var time: Double
+
+        public init(
+            responder: UInt32, message: [UInt8]? = nil, negative: UDSNegativeResponse? = nil, failure: String? = nil,
+            pendingCount: Int = 0, time: Double = 0
+        ) {
+            self.responder = responder
+            self.message = message
+            self.negative = negative
+            self.failure = failure
+            self.pendingCount = pendingCount
+            self.time = time
+        }
     }
 
     /// A flow control frame to send now to one ECU (its physical request id).

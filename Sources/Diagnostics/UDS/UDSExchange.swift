@@ -79,6 +79,11 @@ public struct UDSNegativeResponse: Sendable, Equatable, CustomStringConvertible 
     public var service: UInt8
     public var code: UInt8
 
+    public init(service: UInt8, code: UInt8) {
+        self.service = service
+        self.code = code
+    }
+
     public var codeName: String { DiagnosticService.name(ofResponseCode: code) }
 
     public var description: String {
