@@ -52,10 +52,15 @@ struct DiagnosticsAgentTests {
             agent.send(signal: SIGTERM)
             _ = agent.wait(timeoutSeconds: 10)
         }
+        // The alert comes from the fault poll (every 10 s), the values from the rule's batches (every 5 s): wait for
+        // both, so that the checks below read a complete picture whichever came first.
         let alerted = waitUntil(timeoutSeconds: 90, pollSeconds: 0.5) {
-            Published(subscriber).faultAlerts.contains { $0.attributes["codes"] == "P0217" }
+            let published = Published(subscriber)
+            return published.faultAlerts.contains { $0.attributes["codes"] == "P0217" }
+                && Self.polled.allSatisfy { name in published.samples.contains { $0.signal == name } }
+                && published.samples.contains { $0.signal == "Vehicle.Private.OBD.CoolantTemperature" && $0.value > 110 }
         }
-        #expect(alerted, "no P0217 alert; agent log: \(harness.log().suffix(3000))")
+        #expect(alerted, "no P0217 alert with every polled value and the overheat published; agent log: \(harness.log().suffix(3000))")
         let published = Published(subscriber)
         let alert = try #require(published.faultAlerts.first { $0.attributes["codes"] == "P0217" })
         #expect(alert.priority == "alert")
@@ -77,7 +82,10 @@ struct DiagnosticsAgentTests {
         let pressure = published.samples.filter { $0.signal == "Vehicle.Private.OBD.FuelPressure" }
         #expect(pressure.allSatisfy { $0.unit == "kPa" && Int($0.value) % 3 == 0 }, "3 kPa a bit: \(pressure.map(\.value))")
 
-        // The technician's view: the ECU's counts, its fault and the MIL.
+        // The technician's view: the ECU's counts, its fault and the MIL (the status is refreshed 4 times a second).
+        _ = waitUntil(timeoutSeconds: 15, pollSeconds: 0.25) {
+            Self.status(harness)?["ecus"]?.arrayValue?.first?["mil"]?.stringValue == "on"
+        }
         let report = try #require(Self.status(harness), "axle status has no diagnostics object")
         let ecu = try #require(report["ecus"]?.arrayValue?.first)
         #expect(report["polling"]?.boolValue == true)
