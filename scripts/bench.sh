@@ -4,7 +4,8 @@
 # beside a Python pipeline doing the same job (scripts/bench/agent.sh); then remote-command latency
 # (scripts/bench/commands.sh); then 100 agents reconnecting after a broker outage (scripts/bench/reconnect.py); then a
 # fleet of 400 agents against one broker and the bytes each vehicle puts on the wire (scripts/bench/fleet.py); then
-# the diagnostics scan tool polling a simulated ECU (axle-bench diagnostics).
+# the diagnostics scan tool polling a simulated ECU (axle-bench diagnostics) and the agent's own poll schedule against
+# its bus-load budget (scripts/bench/diag_poll_load.py).
 # Figures are reported, never asserted: the exit status is non-zero only when a step failed (a build error, a crash),
 # never because a target was missed. At the end, scripts/bench/report.py prints the figures against their targets,
 # and scripts/bench/performance_page.py writes docs/performance.md, docs/fleet-scale.md and the README's Performance
@@ -23,7 +24,8 @@
 #                                 broker CPU and memory per vehicle; then bytes per vehicle-hour over mutual TLS for
 #                                 both profiles (about 8 min; docs/fleet-scale.md)
 #                     diag        OBD-II polling against a simulated ECU, on a bus in memory and over a socket pair:
-#                                 PIDs/s, request and flow-control latency (about 25 s)
+#                                 PIDs/s, request and flow-control latency; the agent's poll schedule against its
+#                                 budget (about 70 s)
 #   BENCH_QUICK=1   the same as BENCH_SKIP=agent,commands,reconnect,fleet: the long stages and those that need the
 #                   static axled build (the rest takes about 5 minutes)
 #   BENCH_FLEET_AGENTS  (default 400) how many agents the fleet stage runs: each needs about 0.3 % of a core and
@@ -137,11 +139,11 @@ fi
 # the Python pipeline (python-can + cantools + paho-mqtt) doing the same job. The release axle simulates the log.
 # The axled measured is the one `make install` ships: the Swift runtime linked in statically (--static-swift-stdlib),
 # which also leaves out the shared Foundation and ICU libraries that SwiftProtobuf would otherwise load.
-if ! skipped decode-cli || ! skipped agent; then
+if ! skipped decode-cli || ! skipped agent || ! skipped diag; then
   echo "bench: building the release axle (its simulator writes the agent benchmark's log)" >&2
   swift build -c release --product axle
 fi
-if ! skipped agent || ! skipped commands || ! skipped reconnect || ! skipped fleet; then
+if ! skipped agent || ! skipped commands || ! skipped reconnect || ! skipped fleet || ! skipped diag; then
   echo "bench: building the static release axled" >&2
   swift build -c release --static-swift-stdlib --product axled --scratch-path .build-static
 fi
@@ -190,6 +192,10 @@ fi
 if ! skipped diag; then
   run "$axle_bench" diagnostics --seconds 10 --ecu-delay-ms 5 || failed+=(diag)
   run "$axle_bench" diagnostics --seconds 10 --ecu-delay-ms 5 --link socketpair || failed+=(diag)
+  # The agent's own poll schedule on the demo sedan in real time, against its bus-load budget (about 40 s).
+  echo "bench: scripts/bench/diag_poll_load.py" >&2
+  python3 scripts/bench/diag_poll_load.py .build-static/release/axled .build/release/axle --seconds 30 \
+    | tee -a "$results" || failed+=(diag)
 fi
 
 "$python" scripts/bench/report.py "$results"

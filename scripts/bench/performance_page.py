@@ -43,8 +43,9 @@ STAGES = (
     ("fleet", ("fleet-broker", "fleet-reconnect", "fleet-drain", "fleet-payload", "fleet-wire", "fleet-keepalive"),
      "about 8 min: 400 agents, the broker down for 60 s; then 10 agents over TLS for 2 min"),
     ("diag", ("diag-pids", "diag-latency", "diag-flow-control", "diag-pids-socketpair", "diag-latency-socketpair",
-              "diag-flow-control-socketpair"),
-     "about 25 s: OBD-II polling against a simulated ECU, on a bus in memory and over a socket pair"),
+              "diag-flow-control-socketpair", "diag-poll-load"),
+     "about 70 s: OBD-II polling against a simulated ECU, on a bus in memory and over a socket pair; the agent's "
+     "poll schedule against its bus-load budget"),
 )
 STAGE_OF = {benchmark: stage for stage, benchmarks, _ in STAGES for benchmark in benchmarks}
 
@@ -952,6 +953,17 @@ def diagnostics_section(results: Results) -> Section:
     else:
         figures.append(missing(results, "over a socket pair (a system call per frame, no wire time): PIDs/s",
                                "diag-pids-socketpair"))
+    load = results.find("diag-poll-load", "axle")
+    if usable(load):
+        figures.append(Figure(
+            "the agent's poll schedule (demo sedan: 5 PIDs, fault codes every 10 s): CAN frames/s",
+            f"{load['frames_per_s']:.2f} ({load['bus_percent']:.2f} % of 500 kbit/s)",
+            f"{load['budget_frames_per_s']:.1f} (its budget, 1 % of 500 kbit/s)",
+            f"{load['share_of_budget'] * 100:.0f} % of it",
+            f"1 run: {load['frames']:,} frames, {load['requests']:,} requests, {load['timeouts']} timed out, over "
+            f"{load['seconds']:.0f} s of the release axled on the simulator in real time"))
+    else:
+        figures.append(missing(results, "the agent's poll schedule: CAN frames/s", "diag-poll-load"))
     return Section(
         "Diagnostics: polling OBD-II PIDs",
         "the scan tool's tester (`FunctionalISOTPChannel`, the code `axle diag pids` runs) asks one simulated engine "
@@ -959,7 +971,8 @@ def diagnostics_section(results: Results) -> Section:
         "state machines, answers each request 5 ms after it arrives (an answer of 15 bytes: a first frame and two "
         "consecutive frames, after the tester's flow control)",
         ["`Benchmarks/.build/release/axle-bench diagnostics --seconds 10 --ecu-delay-ms 5`",
-         "the same with `--link socketpair`"],
+         "the same with `--link socketpair`",
+         "`python3 scripts/bench/diag_poll_load.py .build-static/release/axled .build/release/axle --seconds 30`"],
         "the goals of 500 PIDs/s and of flow control within 1 ms (p99) after a first frame; an ELM327 adapter "
         "manages 3-8 PIDs/s and AWS IoT FleetWise asks each PID at most once a second (their published figures, not "
         "measured here)",
