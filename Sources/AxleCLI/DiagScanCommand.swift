@@ -11,9 +11,9 @@ struct DiagScanCommand: ParsableCommand {
         discussion: """
             Asks every ECU at once (functional requests: 0100 on 7DF and on 18DB33F1, or only the one --addressing \
             names), collects the answers for --timeout, follows each ECU's supported-PID bitmaps (0x20, 0x40, …) and \
-            asks for the VIN (mode 09 PID 02). With --json, one object: "interface" and "ecus", each with "ecu" (its answer id, hex), \
-            "addressing", "request_id", "supported_pids", "parameters" (the names Axle decodes) and "vin" (null when \
-            the ECU gave none).
+            asks for the VIN (mode 09 PID 02) and the calibration ids (PID 04). With --json, one object: "interface" and \
+            "ecus", each with "ecu" (its answer id, hex), "addressing", "request_id", "supported_pids", "parameters" \
+            (the names Axle decodes), "vin" (null when the ECU gave none) and "calibration_ids" (empty when none).
 
             Exit codes: 0 at least one ECU answered; 1 none did, or the interface cannot be used (the message says \
             what to check); 64 the command line is wrong. See docs/diagnostics.md.
@@ -28,6 +28,7 @@ struct DiagScanCommand: ParsableCommand {
         var addressing: OBDAddressing
         var supported: [UInt8] = []
         var vin: String?
+        var calibrationIDs: [String] = []
         var problem: String?
     }
 
@@ -55,6 +56,12 @@ struct DiagScanCommand: ParsableCommand {
                     found[index].problem = OBDTester.problem(answer)
                 }
             }
+            // The calibration ids (mode 09 PID 04): which software the ECU runs; an ECU without them says no.
+            for answer in try tester.ask([0x09, 0x04]) {
+                guard let index = found.firstIndex(where: { $0.id == answer.responder }), let message = answer.message
+                else { continue }
+                found[index].calibrationIDs = OBDMessage.calibrationIDs(inAnswer: message) ?? []
+            }
             ecus += found
         }
         guard !ecus.isEmpty else {
@@ -77,6 +84,9 @@ struct DiagScanCommand: ParsableCommand {
             text += DecodePrinter.pad(DiagRequestCommand.hexID(ecu.id), 9) + " " + DecodePrinter.pad(request, 9) + " "
                 + DecodePrinter.pad(ecu.addressing.rawValue, 7) + " " + DecodePrinter.pad(ecu.vin ?? "-", 18) + " "
                 + "\(pids.count): " + (ecu.problem ?? list.joined(separator: ", ")) + "\n"
+            if !ecu.calibrationIDs.isEmpty {
+                text += DecodePrinter.pad("", 9) + " calibration ids: \(ecu.calibrationIDs.joined(separator: ", "))\n"
+            }
         }
         return text
     }
@@ -90,7 +100,8 @@ struct DiagScanCommand: ParsableCommand {
             object += "\"request_id\": \(DiagnosticPrinter.json(DiagRequestCommand.hexID(request))), "
             object += "\"supported_pids\": [\(pids.map { String($0) }.joined(separator: ", "))], "
             object += "\"parameters\": [\(pids.compactMap { OBDParameter.standard[$0].map { "\"\($0.name)\"" } }.joined(separator: ", "))], "
-            object += "\"vin\": \(ecu.vin.map(DiagnosticPrinter.json) ?? "null")"
+            object += "\"vin\": \(ecu.vin.map(DiagnosticPrinter.json) ?? "null"), "
+            object += "\"calibration_ids\": [\(ecu.calibrationIDs.map(DiagnosticPrinter.json).joined(separator: ", "))]"
             if let problem = ecu.problem { object += ", \"problem\": \(DiagnosticPrinter.json(problem))" }
             return object + "}"
         }

@@ -44,6 +44,9 @@ struct SimulatedOBDECU: Sendable {
     /// PIDs answered in mode 01.
     static let supported: [UInt8] = [0x01, 0x04, 0x05, 0x0A, 0x0B, 0x0C, 0x0D, 0x0F, 0x11, 0x1F, 0x2F, 0x42, 0x46, 0x5C, 0xA6]
 
+    /// The engine software's calibration id (mode 09 PID 04): 16 bytes, zero-padded.
+    static let calibrationID: [UInt8] = Array("AXLESIM-ECM-01".utf8) + [0, 0]
+
     init(requestID: UInt32, vin: String) {
         self.requestID = requestID
         self.responseID = requestID + 8
@@ -153,8 +156,9 @@ struct SimulatedOBDECU: Sendable {
         case 0x09:
             guard request.count == 2 else { return functional ? nil : [0x7F, 0x09, 0x12] }
             switch request[1] {
-            case 0x00: return [0x49, 0x00, 0x40, 0x00, 0x00, 0x00]  // PID 02 (the VIN) supported
+            case 0x00: return [0x49, 0x00, 0x50, 0x00, 0x00, 0x00]  // PIDs 02 (the VIN) and 04 (calibration ids)
             case 0x02: return [0x49, 0x02, 0x01] + Array(vin.utf8)
+            case 0x04: return [0x49, 0x04, 0x01] + Self.calibrationID
             default: return functional ? nil : [0x7F, 0x09, 0x31]
             }
         default:

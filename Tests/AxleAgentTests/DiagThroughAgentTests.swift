@@ -37,6 +37,14 @@ struct DiagThroughAgentTests {
         // 49 02 01 and "1AXLE00DEMOSEDAN1" in ASCII.
         #expect(answer["data"]?.stringValue == "4902013141584C45303044454D4F534544414E31", "\(vin.stdout)")
 
+        // The scan: the engine ECU, its supported PIDs, VIN and calibration id (mode 09 PID 04).
+        let scan = try AxleProcess.run(["diag", "scan", "simulator", "--socket", harness.controlSocket, "--json"])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let ecu = try JSONValue.parse(scan.stdout)["ecus"]?.arrayValue?.first
+        #expect(ecu?["vin"]?.stringValue == "1AXLE00DEMOSEDAN1", "\(scan.stdout)")
+        #expect(ecu?["calibration_ids"]?.arrayValue?.first?.stringValue == "AXLESIM-ECM-01", "\(scan.stdout)")
+        #expect((ecu?["supported_pids"]?.arrayValue?.count ?? 0) >= 5, "\(scan.stdout)")
+
         let pids = try AxleProcess.run(["diag", "pids", "simulator", "engine_speed", "vehicle_speed", "--socket", harness.controlSocket, "--json"])
         #expect(pids.status == 0, "\(pids.stderr)")
         #expect(pids.stdout.contains("engine_speed") && pids.stdout.contains("vehicle_speed"), "\(pids.stdout)")

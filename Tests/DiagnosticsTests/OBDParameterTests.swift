@@ -59,4 +59,13 @@ import Testing
         #expect(OBDMessage.vin(inAnswer: [0x49, 0x02, 0x01, 0x00, 0x00] + Array("1HGCM82633A004352".utf8)) == "1HGCM82633A004352")
         #expect(OBDMessage.vin(inAnswer: [0x49, 0x02, 0x01] + Array("SHORT".utf8)) == nil)
     }
+
+    @Test func calibrationIDsAreSixteenBytesEachPaddedWithZeros() {
+        let first = Array("JMB*36761500".utf8) + [0, 0, 0, 0]
+        let second = Array("JMB*47872611".utf8) + [0, 0, 0, 0]
+        #expect(OBDMessage.calibrationIDs(inAnswer: [0x49, 0x04, 0x02] + first + second) == ["JMB*36761500", "JMB*47872611"])
+        #expect(OBDMessage.calibrationIDs(inAnswer: [0x49, 0x04, 0x01] + first.prefix(10)) == nil, "cut short")
+        #expect(OBDMessage.calibrationIDs(inAnswer: [0x49, 0x04, 0x01] + [0x01] + first.dropFirst()) == nil, "not printable")
+        #expect(OBDMessage.calibrationIDs(inAnswer: [0x49, 0x02, 0x01] + first) == nil, "the VIN's PID")
+    }
 }

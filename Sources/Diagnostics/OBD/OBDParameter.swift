@@ -166,6 +166,21 @@ public enum OBDMessage {
         return pids
     }
 
+    /// The calibration ids in a mode 09 PID 04 answer (`49 04 <count>`, then 16 bytes each: printable characters,
+    /// padded at the end with zeros); nil for another message or an id that is not printable.
+    public static func calibrationIDs(inAnswer message: [UInt8]) -> [String]? {
+        guard message.count >= 3, message[0] == 0x49, message[1] == 0x04 else { return nil }
+        let data = message.dropFirst(3)
+        guard !data.isEmpty, data.count % 16 == 0 else { return nil }
+        var ids: [String] = []
+        for start in stride(from: data.startIndex, to: data.endIndex, by: 16) {
+            let characters = data[start..<(start + 16)].prefix { $0 != 0 }
+            guard !characters.isEmpty, characters.allSatisfy({ (0x20...0x7E).contains($0) }) else { return nil }
+            ids.append(String(decoding: characters, as: UTF8.self))
+        }
+        return ids
+    }
+
     /// The VIN in a mode 09 PID 02 answer (`49 02 01` and 17 characters); nil for another message or a VIN that is
     /// not 17 printable characters.
     public static func vin(inAnswer message: [UInt8]) -> String? {
