@@ -41,6 +41,8 @@ final class AgentState: Sendable {
     struct PipelineCounters: Sendable {
         var frames = 0
         var undecodedFrames = 0
+        /// J1939 multi-packet transfers reassembled (BAM or RTS/CTS), on buses whose DBC has such messages.
+        var j1939Transfers = 0
         /// Frames from an interface that no logical bus is mapped to.
         var unroutedFrames = 0
         var decodedSignals = 0

@@ -41,6 +41,8 @@ final class Pipeline {
     private var statistics = AgentState.PipelineCounters()
     private var lastPublished = 0.0
     private var latestValues: [AgentState.LiveValue?]
+    /// Per bus: its J1939 multi-packet transfers, when its DBC describes a message longer than one frame.
+    private var transfers: [J1939Transfers?]
 
     init(
         profile: FirmwareProfile, interfaces: [String: String], outbox: OutboxStore, topics: UplinkTopics,
@@ -100,6 +102,7 @@ final class Pipeline {
         self.decoded = DecodedFrame(capacity: max(1, routes.map(\.decoder.maximumSignalsPerMessage).max() ?? 1))
         self.framesPerBus = Array(repeating: 0, count: routes.count)
         self.latestValues = Array(repeating: nil, count: profile.catalog.count)
+        self.transfers = profile.buses.map { J1939Transfers.isNeeded(for: $0.database) ? J1939Transfers() : nil }
     }
 
     private static func scaling(of entry: CatalogSignal, in routes: [BusRoute], profile: FirmwareProfile) -> (factor: Double, offset: Double)? {
@@ -122,7 +125,9 @@ final class Pipeline {
             let route = routes[0]
             for frame in frames {
                 perBus[0] &+= 1
-                collect(frame, route: route, decoded: &decoded, counters: &counters, newest: &newest)
+                if !collect(frame, route: route, decoded: &decoded, counters: &counters, newest: &newest) {
+                    collectTransfer(frame, bus: 0, route: route, decoded: &decoded, counters: &counters, newest: &newest)
+                }
             }
         } else {
             for frame in frames {
@@ -131,7 +136,9 @@ final class Pipeline {
                     continue
                 }
                 perBus[bus] &+= 1
-                collect(frame, route: routes[bus], decoded: &decoded, counters: &counters, newest: &newest)
+                if !collect(frame, route: routes[bus], decoded: &decoded, counters: &counters, newest: &newest) {
+                    collectTransfer(frame, bus: bus, route: routes[bus], decoded: &decoded, counters: &counters, newest: &newest)
+                }
             }
         }
         counters.frames += frames.count
@@ -171,14 +178,15 @@ final class Pipeline {
         recorder.advance(frameMicros: newest)
     }
 
+    /// Decodes and collects one frame; false when the decoder did not know it (counted as undecoded).
     @inline(__always)
     private func collect(
         _ frame: CANFrame, route: borrowing BusRoute, decoded: inout DecodedFrame, counters: inout AgentState.PipelineCounters,
         newest: inout Int64
-    ) {
+    ) -> Bool {
         guard route.decoder.decode(frame, into: &decoded) == .decoded else {
             counters.undecodedFrames += 1
-            return
+            return false
         }
         let micros = frame.timestamp.seconds &* 1_000_000 &+ Int64(frame.timestamp.nanoseconds / 1000)
         newest = max(newest, micros)
@@ -192,6 +200,22 @@ final class Pipeline {
                 engine.ingestNotReading(signal: Int(catalog), timeMicros: micros, availability: signal.availability)
             }
             counters.decodedSignals += 1
+        }
+        return true
+    }
+
+    /// An undecoded frame of a bus with J1939 multi-packet messages: when it completes a transfer, the whole parameter
+    /// group is decoded and collected as one frame (and no longer counted as undecoded).
+    private func collectTransfer(
+        _ frame: CANFrame, bus: Int, route: borrowing BusRoute, decoded: inout DecodedFrame,
+        counters: inout AgentState.PipelineCounters, newest: inout Int64
+    ) {
+        guard transfers[bus] != nil, let whole = transfers[bus]!.reassemble(frame) else { return }
+        counters.j1939Transfers += 1
+        // The packets were counted as undecoded frames; the group itself, when its DBC does not describe it, is not
+        // counted again.
+        if !collect(whole, route: route, decoded: &decoded, counters: &counters, newest: &newest) {
+            counters.undecodedFrames -= 1
         }
     }
 

@@ -31,7 +31,7 @@ struct RealTruckReplayTests {
     /// Replays the whole recording at full speed into `axled` with the profile in `profileDirectory`; waits until the
     /// replay has ended and the outbox is empty, reads `axle signals`, stops the agent and collects what the broker
     /// delivered up to the agent's `offline` status (its last publication).
-    func replay(profileDirectory: String, vehicleID: String) throws -> Replay {
+    func replay(profileDirectory: String, vehicleID: String, recording: String = Self.recording) throws -> Replay {
         let broker = try MosquittoBroker()
         let subscriber = try MosquittoSubscriber(broker: broker, topics: ["axle/v1/\(vehicleID)/#"])
         let directory = try makeTestDirectory(prefix: "axle-truck")
@@ -41,7 +41,7 @@ struct RealTruckReplayTests {
             executable: AgentHarness.axled,
             arguments: [
                 "--profile", profileDirectory, "--vehicle-id", vehicleID, "--data-dir", directory + "/data",
-                "--broker", broker.url, "--control-socket", socket, "--replay", Self.recording, "--replay-speed", "max",
+                "--broker", broker.url, "--control-socket", socket, "--replay", recording, "--replay-speed", "max",
             ],
             stderrPath: directory + "/axled.log")
         var result = Replay()
@@ -81,6 +81,17 @@ struct RealTruckReplayTests {
             result.events += batch.events
         }
         return result
+    }
+
+    @Test("a multi-packet group (EC1, 39 bytes by BAM) is reassembled from the transport frames and decoded through the DBC")
+    func multiPacketGroup() throws {
+        // Every transport-protocol frame of the recording: among them 25 EC1 transfers from the engine (0x00) of 6
+        // packets each, which carry 2386 Nm of reference torque (bytes 20-21, SPN 544).
+        let transport = AxleProcess.packageRoot + "/Tests/Resources/css-electronics/truck-idle-127s-transport.log"
+        let replay = try replay(profileDirectory: Self.truckProfile, vehicleID: "truck-ec1", recording: transport)
+        let torque = try #require(
+            replay.signalsJSON["Vehicle.Private.CombustionEngine.ReferenceTorque"], "axle signals lists the reference torque")
+        #expect(torque["value"]?.doubleValue == 2386, "\(torque); axled log: \(replay.log.suffix(2000))")
     }
 
     @Test("0xFFFF cargo temperature is not a reading: no sample, no cargo alert, `axle signals` says not available")

@@ -15,8 +15,11 @@ struct ProfileTests {
         #expect(pgns == [
             "EEC1": 61444, "ETC2": 61445, "CCVS1": 65265, "ET1": 65262, "EFL_P1": 65263, "LFE1": 65266, "VP": 65267,
             "AMB": 65269, "VDHR": 65217, "DD": 65276, "VEP1": 65271, "ReeferStatus": 65296, "ReeferCommand": 61184,
+            "EC1": 65251,
         ])
-        #expect(database.messages.allSatisfy { $0.isJ1939 && $0.isExtended && $0.size == 8 })
+        // One frame each, but EC1: 39 bytes, a multi-packet group (by the transport protocol), sent on change only.
+        #expect(database.messages.allSatisfy { $0.isJ1939 && $0.isExtended && $0.size == ($0.name == "EC1" ? 39 : 8) })
+        #expect(database.message(named: "EC1")?.sendType == "Event")
         #expect(database.message(named: "EEC1")?.signal(named: "EngSpeed")?.attributes["SPN"] == .integer(190))
     }
 
