@@ -189,8 +189,12 @@ def load_profile(directory: str) -> Profile:
     # Signals only the GNSS receiver feeds ([location.signals] without a [signals] entry) get no value in a replay,
     # which has no receiver (axled runs none with --replay either): rules keep their other signals.
     receiver_only = set(document.get("location", {}).get("signals", {})) - known
+    # The same for values polled from ECUs ([diagnostics.signals]): a replay has no ECU to ask, and axled runs no
+    # diagnostics service with --replay. A rule of polled values only is left out.
+    polled_only = set(document.get("diagnostics", {}).get("signals", {})) - known
     for rule in rules:
-        rule.signals = [signal for signal in rule.signals if signal not in receiver_only]
+        rule.signals = [signal for signal in rule.signals if signal not in receiver_only and signal not in polled_only]
+    rules = [rule for rule in rules if rule.signals]
     for rule in rules:
         for signal in rule.signals:
             if signal not in known:
