@@ -26,7 +26,7 @@ kernel-test: setup
 	swift build --build-tests
 	./scripts/uml/selftest.sh
 	AXLE_KERNEL_TESTS=1 ./scripts/uml/run-in-guest.sh --timeout 600 -- \
-		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter "KernelCANTests|KernelAgentTests|KernelCommandTests|KernelDiagnosticsTests|KernelScanToolTests|KernelDiagnosticsServiceTests"
+		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter "KernelCANTests|KernelAgentTests|KernelCommandTests|KernelDiagnosticsTests|KernelScanToolTests|KernelDiagnosticsServiceTests|KernelMalformedSessionTests"
 
 differential-test: setup
 	swift build --product axle

@@ -29,7 +29,10 @@ struct AgentOptions: ParsableArguments {
     var json = false
 
     /// `--socket`, else `$AXLE_SOCKET`, else the default path.
-    var socketPath: String {
+    var socketPath: String { Self.socketPath(socket) }
+
+    /// `socket` when given, else `$AXLE_SOCKET`, else the default path (`axle diag` finds the agent the same way).
+    static func socketPath(_ socket: String?) -> String {
         if let socket { return socket }
         if let variable = getenv("AXLE_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
         return ControlClient.defaultPath

@@ -20,11 +20,7 @@ struct DiagAgentOptions: ParsableArguments {
     @Flag(name: .long, help: "Talk to the bus directly even while axled asks ECUs on it.")
     var direct = false
 
-    var socketPath: String {
-        if let socket { return socket }
-        if let variable = getenv("AXLE_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
-        return ControlClient.defaultPath
-    }
+    var socketPath: String { AgentOptions.socketPath(socket) }
 
     /// The agent that asks ECUs on `interface`, when one runs and `--direct` was not given.
     func agent(on interface: String) -> AgentOnBus? {

@@ -88,15 +88,16 @@ struct KernelScanToolTests {
         #expect(ecus.last?["supported_pids"]?.arrayValue?.compactMap(\.intValue) == [0x0D, 0x0F])
         #expect(ecus.first?["parameters"]?.arrayValue?.first?.stringValue == "engine_load")
         // Every request went to both at once (functional); the bitmaps 0x20 and 0x40 only to the engine's range.
-        #expect(engine.requests == ["0100 functional", "0120 functional", "0140 functional", "0902 functional"])
-        #expect(gearbox.requests == ["0100 functional", "0120 functional", "0140 functional", "0902 functional"])
+        // Then the VIN and the calibration ids (mode 09 PIDs 02 and 04).
+        #expect(engine.requests == ["0100 functional", "0120 functional", "0140 functional", "0902 functional", "0904 functional"])
+        #expect(gearbox.requests == ["0100 functional", "0120 functional", "0140 functional", "0902 functional", "0904 functional"])
 
         // The VIN answer (20 bytes): the engine's first frame, our flow control to 7E0, two consecutive frames.
         let (frames, _) = try receive(watcher, count: 40, seconds: 3)
         let vinFirst = try #require(frames.firstIndex { $0.id == 0x7E8 && $0.data.prefix(5) == [0x10, 0x14, 0x49, 0x02, 0x01] },
                                     "\(frames.map { CandumpFormat.frameText($0) })")
         #expect(frames[vinFirst + 1].id == 0x7E0 && frames[vinFirst + 1].data == [0x30, 0, 0, 0xCC, 0xCC, 0xCC, 0xCC, 0xCC])
-        #expect(frames.filter { $0.id == 0x7DF }.count == 4, "\(frames.map { CandumpFormat.frameText($0) })")
+        #expect(frames.filter { $0.id == 0x7DF }.count == 5, "\(frames.map { CandumpFormat.frameText($0) })")
         #expect(frames.filter { $0.id == 0x18DB_33F1 }.count == 1, "29-bit asked once, nobody answered")
 
         let table = try Self.diag(["scan", Self.obdInterface, "--addressing", "11-bit"])
