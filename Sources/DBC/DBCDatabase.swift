@@ -78,8 +78,13 @@ public struct DBCMessage: Sendable {
     /// Line of the `BO_` statement.
     public var line: Int
 
-    /// A CAN FD message: by `VFrameFormat`, or because it is longer than 8 bytes.
-    public var isFD: Bool { frameFormat == .standardFD || frameFormat == .extendedFD || size > 8 }
+    /// A CAN FD message: by `VFrameFormat`, or because it is longer than 8 bytes and not a J1939 parameter group.
+    public var isFD: Bool {
+        if frameFormat == .standardFD || frameFormat == .extendedFD { return true }
+        // A J1939 parameter group longer than 8 bytes (EC1, 39) is no FD frame: it travels by the transport protocol,
+        // 7 bytes a packet, and the agent reassembles it (docs/dbc.md, "Multi-packet parameter groups").
+        return size > 8 && !isJ1939
+    }
 
     /// The J1939 parameter group number of this message's id.
     public var pgn: UInt32 { J1939.pgn(ofID: id) }

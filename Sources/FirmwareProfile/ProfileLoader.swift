@@ -200,9 +200,7 @@ private struct ProfileBuilder {
                 continue
             }
             for warning in database.warnings { problems.append(Self.problem(warning)) }
-            // A J1939 group longer than 8 bytes is no FD frame: it travels by the transport protocol, 7 bytes a packet,
-            // and the agent reassembles it (docs/dbc.md, "Multi-packet parameter groups").
-            if !isFD, let long = database.messages.first(where: { $0.isFD && !($0.isJ1939 && $0.frameFormat != .extendedFD) }) {
+            if !isFD, let long = database.messages.first(where: \.isFD) {
                 reader.error(
                     "bus '\(entry.key)' carries CAN FD frames (message \(long.name), \(long.size) bytes, at \(dbcPath):\(long.line)) but 'fd' is false; set fd = true",
                     line: reader.contains("fd") ? reader.line(of: "fd") : entry.line)

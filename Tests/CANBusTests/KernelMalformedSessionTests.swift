@@ -45,43 +45,27 @@ struct KernelMalformedSessionTests {
         deinit { process.terminate(timeoutSeconds: 5) }
     }
 
-    static func request() throws -> AxleProcess.Result {
-        try AxleProcess.run(["diag", "request", interface, "7E0", "7E8", "22F190", "--timeout", "500ms"])
-    }
-
-    @Test("a consecutive frame out of sequence: the answer is dropped with the numbers")
-    func wrongSequence() throws {
-        let peer = try Peer(mode: "wrong-sequence")
-        let result = try Self.request()
+    @Test(
+        "a broken ISO-TP answer ends the request with exit 1 and its reason",
+        arguments: [
+            ("wrong-sequence", "consecutive frame 2 where 1 was due, after 6 of 20 bytes: the message is dropped"),
+            ("too-long", "a first frame announces 5000 bytes, more than the 4095 taken here"),
+            ("orphan-consecutive", "a consecutive frame (sequence 1) with no first frame before it"),
+        ])
+    func brokenAnswer(mode: String, reason: String) throws {
+        let peer = try Peer(mode: mode)
+        defer { withExtendedLifetime(peer) {} }
+        let result = try AxleProcess.run(["diag", "request", Self.interface, "7E0", "7E8", "22F190", "--timeout", "500ms"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("consecutive frame 2 where 1 was due, after 6 of 20 bytes: the message is dropped"), "\(result.stderr)")
-        _ = peer
-    }
-
-    @Test("a first frame announcing 5000 bytes: refused as longer than 4095")
-    func tooLong() throws {
-        let peer = try Peer(mode: "too-long")
-        let result = try Self.request()
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("a first frame announces 5000 bytes, more than the 4095 taken here"), "\(result.stderr)")
-        _ = peer
-    }
-
-    @Test("a consecutive frame with no first frame before it")
-    func orphanConsecutive() throws {
-        let peer = try Peer(mode: "orphan-consecutive")
-        let result = try Self.request()
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("a consecutive frame (sequence 1) with no first frame before it"), "\(result.stderr)")
-        _ = peer
+        #expect(result.stderr.contains(reason), "\(mode): \(result.stderr)")
     }
 
     @Test("a J1939 broadcast whose packets stop: the transfer times out with its reason, and dm1 goes on")
     func brokenBroadcast() throws {
         let peer = try Peer(mode: "broken-bam")
+        defer { withExtendedLifetime(peer) {} }
         let result = try AxleProcess.run(["diag", "dm1", Self.interface, "--timeout", "2s"])
         #expect(result.stderr.contains("J1939 transport:"), "\(result.stderr)")
         #expect(result.stderr.contains("65226") || result.stderr.contains("FECA"), "names the group: \(result.stderr)")
-        _ = peer
     }
 }
