@@ -167,7 +167,7 @@ let package = Package(
             name: "AxleAgentTests",
             dependencies: [
                 "AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "CANFrames", "DBC", "AgentControl", "AxleTestSupport",
-                "RemoteCommands", "AgentCore",
+                "RemoteCommands", "AgentCore", "FirmwareProfile",
             ]
         ),
         .testTarget(
