@@ -1,4 +1,5 @@
 import AxleBase
+import ConfigBundle
 import FirmwareProfile
 import MQTTUplink
 import Outbox
@@ -45,6 +46,14 @@ public struct AgentSettings: Sendable {
     public var gpsd: String?
     /// `[commands]`: trust keys (paths resolved against the configuration file), revocations, limits.
     public var commands = CommandSettings()
+    /// `[configuration]`, `--config-key` and `--config-trial`: configuration keys (paths resolved against the
+    /// configuration file), the trial and the command allow-list. The CAN ids and services of the allow-list are in
+    /// `allowWriteIDs` and `allowDiagnosticServices` until `resolve()` has checked them.
+    public var configurationUpdates = ConfigurationUpdateSettings()
+    /// `[configuration] allow-write-ids` as written: integers, each checked by `resolve()`.
+    public var allowWriteIDs: [Int64]?
+    /// `[configuration] allow-diagnostic-services` as written: integers, each checked by `resolve()`.
+    public var allowDiagnosticServices: [Int64]?
     /// Where the frames come from: flags only (`--simulate`, `--replay`); SocketCAN otherwise.
     public var source: FrameSourceKind = .socketCAN
     public var exitWhenDrained = false
@@ -52,7 +61,8 @@ public struct AgentSettings: Sendable {
     /// Where each setting was given and how it was written there, so that a refused value is reported at its place:
     /// `file:line` and the key for the configuration file, the flag for the command line. Keyed by the configuration
     /// file's name of the setting (`max-inflight`); `can.<bus>` for `[can]` entries, `trust-keys:<path>` for each
-    /// trust key file. A setting left at its default has none.
+    /// trust key file, `config-keys:<path>` for each configuration key file, `allow-write-ids:<index>` and
+    /// `allow-diagnostic-services:<index>` for each number of the allow-list. A setting left at its default has none.
     public var sources: [String: SettingSource] = [:]
 
     public init() {}
@@ -146,10 +156,60 @@ public struct AgentSettings: Sendable {
             if let value = commands.int("burst") { self.commands.burst = value }
             commands.finish()
         }
+        if let configuration = root.table("configuration") {
+            noteSources(of: configuration, section: "configuration", path: path)
+            applyConfigurationUpdates(configuration, path: path)
+            configuration.finish()
+        }
         root.finish()
         if !problems.errors.isEmpty {
             throw AgentConfigurationError(problems.errors.map(\.description).joined(separator: "\n"))
         }
+    }
+
+    /// `[configuration]` (docs/axled.md): each key file and each number noted at its own line, since an array may
+    /// span several.
+    private mutating func applyConfigurationUpdates(_ table: TOMLTableReader, path: String) {
+        if let files = table.stringArray("keys") {
+            let lines = table.value("keys")?.arrayValue?.map(\.line) ?? []
+            for (index, file) in files.enumerated() {
+                let resolved = Self.resolve(file, relativeTo: path)
+                configurationUpdates.keyFiles.append(resolved)
+                sources["config-keys:\(resolved)"] = SettingSource(
+                    place: "\(path):\(index < lines.count ? lines[index] : table.line(of: "keys"))",
+                    name: "[configuration] keys", written: UntrustedText.quoted(file))
+            }
+        }
+        if let value = table.duration("trial") { configurationUpdates.trialSeconds = value }
+        if let value = table.stringArray("allow-commands") { configurationUpdates.allowedCommands = value }
+        allowWriteIDs = integers(table, "allow-write-ids", path: path) ?? allowWriteIDs
+        allowDiagnosticServices = integers(table, "allow-diagnostic-services", path: path) ?? allowDiagnosticServices
+    }
+
+    /// An array of TOML integers (`0x3F1` or `1009`), each noted as `key:<index>` at its line; an element that is not
+    /// an integer is reported there.
+    private mutating func integers(_ table: TOMLTableReader, _ key: String, path: String) -> [Int64]? {
+        guard let value = table.value(key) else { return nil }
+        guard let elements = value.arrayValue else {
+            table.error("'\(key)' in [configuration] must be an array of integers, such as [0x200, 0x201], found \(value.foundDescription)", line: value.line)
+            return nil
+        }
+        var numbers: [Int64] = []
+        for (index, element) in elements.enumerated() {
+            guard let number = element.integerValue else {
+                table.error("element \(index + 1) of '\(key)' in [configuration] must be an integer, such as 0x22, found \(element.foundDescription)", line: element.line)
+                continue
+            }
+            sources["\(key):\(index)"] = SettingSource(
+                place: "\(path):\(element.line)", name: "[configuration] \(key)", written: Self.hex(number))
+            numbers.append(number)
+        }
+        return numbers.count == elements.count ? numbers : nil
+    }
+
+    /// A number as messages show it: hexadecimal, as CAN ids and service ids are written.
+    static func hex(_ number: Int64) -> String {
+        number < 0 ? "-0x" + String(number.magnitude, radix: 16, uppercase: true) : "0x" + String(number, radix: 16, uppercase: true)
     }
 
     /// Remembers the line and the written value of every key of `reader`'s table.
@@ -267,15 +327,18 @@ public struct AgentSettings: Sendable {
         for keyID in commands.revokedKeyIDs where keyID.isEmpty || UntrustedText.printable(keyID) != keyID {
             problems.append(problem("revoked-keys", "holds \(UntrustedText.quoted(keyID)), which is not a key id: give ids as 'axle-fleet keygen' prints them"))
         }
+        /// Key id → the file that trusts it for commands, to refuse the same id in the configuration role.
+        var commandKeyFiles: [String: String] = [:]
         for file in commands.trustKeyFiles {
             // Read here as well as when the command service starts, so that a missing, unreadable or loose key file
             // is reported at the place that names it, before anything else starts.
             do {
-                _ = try CommandPublicKey(contentsOfFile: file)
+                commandKeyFiles[try CommandPublicKey(contentsOfFile: file).keyID] = file
             } catch {
                 problems.append(problem("trust-keys:\(file)", "cannot be used as a trust key: \(UntrustedText.printable(error.description))"))
             }
         }
+        let updates = checkedConfigurationUpdates(commandKeyFiles: commandKeyFiles, problems: &problems)
 
         for (key, file) in [("ca-file", caFile), ("cert-file", certFile), ("key-file", keyFile)] {
             // Checked here so that the message names the setting; the MQTT client would only name the file.
@@ -356,7 +419,69 @@ public struct AgentSettings: Sendable {
             outboxCapBytes: outboxCapBytes ?? AgentConfiguration.defaultOutboxCapBytes, mqtt: mqtt,
             topicPrefix: topicPrefix, uplink: uplink, payloadFormat: format, exitWhenDrained: exitWhenDrained,
             logLevel: level, controlSocketPath: controlSocket ?? Self.defaultControlSocket(),
-            controlSocketGroup: controlGroup, commands: commands, gpsd: gpsdAddress)
+            controlSocketGroup: controlGroup, commands: commands, gpsd: gpsdAddress, configurationUpdates: updates)
+    }
+
+    /// `[configuration]` checked: the trial's range, each key file read (a missing, loose or command key is reported
+    /// where it was named, and so is a key id also trusted for commands: a key has one role), and the allow-list's
+    /// names and numbers.
+    private func checkedConfigurationUpdates(
+        commandKeyFiles: [String: String], problems: inout [String]
+    ) -> ConfigurationUpdateSettings {
+        var updates = configurationUpdates
+        if !(updates.trialSeconds >= 1 && updates.trialSeconds <= 3600) {
+            problems.append(problem("trial", "is not a duration from 1s to 1h (default 30s): how long a new configuration runs before its health check decides whether it stays"))
+        }
+        for file in updates.keyFiles {
+            do {
+                let key = try ConfigurationPublicKey(contentsOfFile: file)
+                if let commandFile = commandKeyFiles[key.keyID] {
+                    problems.append(problem("config-keys:\(file)", "holds the key id \(UntrustedText.quoted(key.keyID)), which is also trusted for remote commands by \(placeDescription("trust-keys:\(commandFile)")): a key has one role; give configurations a key of their own ('axle-fleet config keygen')"))
+                }
+            } catch {
+                problems.append(problem("config-keys:\(file)", "cannot be used as a configuration key: \(UntrustedText.printable(error.description))"))
+            }
+        }
+        for name in updates.allowedCommands ?? [] where name.isEmpty || UntrustedText.printable(name) != name {
+            problems.append(problem("allow-commands", "holds \(UntrustedText.quoted(name)), which is not a command name: give names as the profile writes them in [commands.\"NAME\"] and [features.\"NAME\"], such as \"trunk.open\""))
+        }
+        if let written = allowWriteIDs {
+            updates.allowedWriteIDs = written.enumerated().compactMap { index, number in
+                guard let id = Self.writeID(number) else {
+                    problems.append(problem("allow-write-ids:\(index)", "is not a CAN id: give 0x0 to 0x7FF for an 11-bit id, 0x800 to 0x1FFFFFFF for a 29-bit one, or a 29-bit id with bit 31 set as a DBC writes it"))
+                    return nil
+                }
+                return id
+            }
+        }
+        if let written = allowDiagnosticServices {
+            updates.allowedDiagnosticServices = written.enumerated().compactMap { index, number in
+                guard (0x01...0x3E).contains(number) || (0x80...0xBE).contains(number) else {
+                    problems.append(problem("allow-diagnostic-services:\(index)", "is not a diagnostic request service: give 0x01 to 0x3E or 0x80 to 0xBE, such as 0x01 (OBD-II current data) or 0x22 (UDS ReadDataByIdentifier)"))
+                    return nil
+                }
+                return UInt8(number)
+            }
+        }
+        return updates
+    }
+
+    /// A CAN id of the allow-list as the DBC writes it: 11-bit ids as they are, 29-bit ids (above 0x7FF, or with bit 31
+    /// set) with bit 31 set; nil when `number` is no CAN id.
+    static func writeID(_ number: Int64) -> UInt32? {
+        switch number {
+        case 0...0x7FF: UInt32(number)
+        case 0x800...0x1FFF_FFFF: UInt32(number) | 0x8000_0000
+        case 0x8000_0000...0x9FFF_FFFF: UInt32(number)
+        default: nil
+        }
+    }
+
+    /// Where a setting was given, for a message about another one: "[commands] trust-keys at path:line" or
+    /// "--trust-key "file"".
+    func placeDescription(_ key: String) -> String {
+        guard let source = sources[key] else { return key }
+        return source.isFlag ? "\(source.name) \(source.written)" : "\(source.name) at \(source.place)"
     }
 
     /// What is wrong with the broker address `url`, without the address itself (the message shows it, escaped and

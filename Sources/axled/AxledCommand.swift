@@ -65,6 +65,12 @@ struct AxledCommand: ParsableCommand {
     @Option(name: .customLong("revoked-key"), help: ArgumentHelp("A key id no longer trusted for remote commands (repeatable).", valueName: "key-id"))
     var revokedKeys: [String] = []
 
+    @Option(name: .customLong("config-key"), help: ArgumentHelp("A backend public key allowed to sign configuration bundles (repeatable).", valueName: "file"))
+    var configKeys: [String] = []
+
+    @Option(name: .customLong("config-trial"), help: ArgumentHelp("How long a new configuration runs on trial, 1s to 1h (default 30s).", valueName: "duration"))
+    var configTrial: String?
+
     @Option(name: .customLong("command-rate-limit"), help: ArgumentHelp("Remote commands per second before 'rate_limited' (default 2, bursts of 10).", valueName: "n"))
     var commandRateLimit: Double?
 
@@ -190,6 +196,15 @@ struct AxledCommand: ParsableCommand {
         if !revokedKeys.isEmpty {
             settings.commands.revokedKeyIDs += revokedKeys
             settings.noteFlag("--revoked-key", for: "revoked-keys", written: text(revokedKeys.joined(separator: " ")))
+        }
+        for file in configKeys {
+            settings.configurationUpdates.keyFiles.append(file)
+            settings.noteFlag("--config-key", for: "config-keys:\(file)", written: text(file))
+        }
+        if let configTrial {
+            // A duration that does not read is kept as NaN, so that resolve() reports it by the flag with the others.
+            settings.configurationUpdates.trialSeconds = DurationSyntax.seconds(in: configTrial, bareNumberIsSeconds: true) ?? .nan
+            settings.noteFlag("--config-trial", for: "trial", written: text(configTrial))
         }
         if let commandRateLimit {
             settings.commands.ratePerSecond = commandRateLimit
