@@ -111,7 +111,7 @@ let package = Package(
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TelemetryPayload", "MQTTUplink",
                 "TOML", "FirmwareProfile", "Collection", "AgentControl", "RemoteCommands", "CommandStore", "AgentCore",
-                "Diagnostics",
+                "Diagnostics", "ConfigBundle",
             ]
         ),
         // Every `axle` subcommand, as a library so that it is testable.
@@ -167,7 +167,7 @@ let package = Package(
             name: "AxleAgentTests",
             dependencies: [
                 "AxleAgent", "Outbox", "TelemetryPayload", "MQTTUplink", "CANFrames", "DBC", "AgentControl", "AxleTestSupport",
-                "RemoteCommands", "AgentCore", "FirmwareProfile",
+                "RemoteCommands", "AgentCore", "ConfigBundle", "FirmwareProfile",
             ]
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import AgentControl
 import AgentCore
 import AxleBase
 import CANFrames
+import ConfigBundle
 import DBC
 import Dispatch
 import FirmwareProfile
@@ -52,9 +53,22 @@ public enum Agent {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
-        let profile = configuration.profile
         let topics = try UplinkTopics(prefix: configuration.topicPrefix, vehicleID: configuration.vehicleID)
         try makeDirectory(configuration.dataDirectory)
+        // A configuration update that had not passed its trial when the agent stopped is undone before anything
+        // runs; the profile to run is the one the configuration store's `current` names, or the installed one.
+        let configurationStore: ConfigurationStore
+        do {
+            configurationStore = try ConfigurationStore(root: configuration.dataDirectory + "/config")
+        } catch {
+            throw AgentConfigurationError("cannot open the configuration store \(configuration.dataDirectory)/config: \(error)")
+        }
+        let installed = configuration.profile
+        var configuration = configuration
+        configuration.profile = ConfigurationWorker.recover(store: configurationStore, installed: installed, log: log)
+        let profile = configuration.profile
+        let activeProfile = ActiveProfile(profile)
+        let configurationReports = ConfigurationReportBoard()
         let outboxPath = configuration.dataDirectory + "/outbox.db"
         let outbox: OutboxStore
         do {
@@ -102,16 +116,26 @@ public enum Agent {
         let commands = try RemoteCommandService(
             configuration: configuration, topics: topics, client: client, durable: durable, events: events, log: log)
         let commandWakeup = commands.wakeup
-        let liveValues = LiveValueBoard(
-            profile: profile, onRequest: { wakeup.signal() }, onPublish: { commandWakeup.signal() })
         let birth = status.online()
         let broker = "\(mqtt.host):\(mqtt.port)"
         let uplink = UplinkState(broker: broker)
         let requestTopic = topics.commandRequests
+        // Configuration over the air (docs/configuration.md): its messages go to the configuration service, which
+        // switches the profile services below (`ProfileSwitcher`) without restarting the process.
+        let configurationService = try makeConfigurationService(
+            configuration, store: configurationStore, installed: installed, client: client, durable: durable,
+            board: configurationReports, activeProfile: activeProfile, commands: commands, state: state, log: log)
+        let switcher = configurationService.switcher
         client.start { event in
-            if case .message(let message) = event, message.topic == requestTopic {
-                commands.intake.receive(message)
-                return
+            if case .message(let message) = event {
+                if message.topic == requestTopic {
+                    commands.intake.receive(message)
+                    return
+                }
+                if configurationService.service.isConfigurationTopic(message.topic) {
+                    configurationService.service.receive(message)
+                    return
+                }
             }
             drainer.handle(event)
             uplink.handle(event)
@@ -119,6 +143,8 @@ public enum Agent {
             case .connected(let sessionPresent):
                 log(.info, "uplink", "connected to \(broker) session_present=\(sessionPresent)")
                 _ = client.publish(birth)
+                // The configuration state again on every connect (retained, through the outbox, after any older one).
+                configurationService.service.connected()
             case .connectFailed(let reason, let retry):
                 // A refused certificate or handshake does not heal by itself: an error, where an unreachable broker
                 // is routine for a vehicle.
@@ -136,9 +162,7 @@ public enum Agent {
         // shutdown budget, so that each stage's last output reaches the stages after it (docs/architecture.md).
         let shutdown = StopToken()
         let sourceEnded = StopToken()
-        let services = ServiceGroup(log: log.writer(.warning, "axled"), onEarlyExit: { name in
-            if name == "pipeline" { sourceEnded.requestStop() }
-        })
+        let services = ServiceGroup(log: log.writer(.warning, "axled"), onEarlyExit: { _ in })
         // The client's network thread is the library's; this service owns its end: "offline" goes out last.
         services.start(ClosureService(name: "mqtt") { stop in
             stop.wait(seconds: .infinity)
@@ -153,114 +177,32 @@ public enum Agent {
         services.start(ClosureService(name: "drainer", interrupt: { drainer.stop(timeoutSeconds: 0) }) { _ in drainer.run() })
         commands.subscribe(client: client, topics: topics, log: log)
 
-        // The pipeline thread owns the source and the pipeline: CAN → decode → collect → outbox; while the command
-        // service watches a precondition or confirmation, it publishes the live values to it after each batch.
-        let pipelineTurns = Atomic<Int>(0)
-        let finalCounters = Mutex(AgentState.PipelineCounters())
-        let sourceBox = SendableBox(source)
-        services.start(ClosureService(name: "pipeline") { stop in
-            var source = sourceBox.take()
-            let pipeline = Pipeline(
-                profile: profile, interfaces: configuration.canInterfaces, outbox: outbox, topics: topics,
-                configuration: configuration, events: events, state: state, onAppended: { drainer.recordsAppended() },
-                log: log)
-            var frames: [CANFrame] = []
-            frames.reserveCapacity(1024)
-            do {
-                while !stop.isStopRequested {
-                    frames.removeAll(keepingCapacity: true)
-                    let more = try source.next(into: &frames, until: .infinity)
-                    pipeline.process(frames)
-                    pipeline.ingest(external: externalSamples.takeAll())
-                    pipeline.publishLiveValues(to: liveValues)
-                    pipeline.tick(wallSeconds: monotonicSeconds())
-                    pipelineTurns.add(1, ordering: .relaxed)
-                    if !more { break }
-                }
-            } catch {
-                log(.error, "source", "\(error)")
-            }
-            pipeline.ingest(external: externalSamples.takeAll())
-            pipeline.finish()
-            state.markSourceEnded()
-            finalCounters.withLock { $0 = pipeline.counters }
-            log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
-        })
-
-        // The receiver after the pipeline, so stopped before it: its last samples are still collected.
-        if configuration.gpsd != nil, let reason = configuration.source.frameClockDiffers {
-            // The receiver's values are stamped now; frames on another clock would make them stale or out of order.
-            log(.notice, "location", "\(reason) runs without the GNSS receiver: its frames are not on the agent's clock")
-        } else if let gpsd = configuration.gpsd {
-            services.start(GPSDLocationService(
-                host: gpsd.host, port: gpsd.port, profile: profile, inbox: externalSamples, state: state, log: log))
-        }
-
-        // Diagnostics after the pipeline, so stopped before it: its last values are still collected.
-        var diagnosticCommandRunner: DiagnosticCommandRunner?
-        if let diagnostics = profile.diagnostics {
-            let makeLink: (@Sendable () -> any DiagnosticLink)?
-            switch configuration.source {
-            case .socketCAN:
-                let interfaces = configuration.canInterfaces
-                let linkLog = log.writer(.warning, "diagnostics")
-                makeLink = { SocketCANDiagnosticLink(configuration: diagnostics, interfaces: interfaces, log: linkLog) }
-            case .simulate:
-                let bus = profile.buses[0].name
-                makeLink = { [diagnosticTap] in
-                    SimulatorDiagnosticLink(queue: simulatorCommands, tap: diagnosticTap!, wakeup: wakeup, bus: bus)
-                }
-            case .replay:
-                makeLink = nil
-                log(.notice, "diagnostics", "a replay runs without diagnostics: there is no ECU to ask")
-            }
-            if let makeLink {
-                // Remote diagnostic commands ask through the same queue, on a thread of their own; started before the
-                // diagnostics service, so stopped after it: its stop fails the questions still waiting, which ends
-                // the command under way.
-                let runner = DiagnosticCommandRunner(requests: diagnosticRequests, wakeCommands: { commandWakeup.signal() })
-                services.start(runner)
-                diagnosticCommandRunner = runner
-                services.start(DiagnosticsService(
-                    profile: profile, makeLink: makeLink, requests: diagnosticRequests, inbox: externalSamples,
-                    events: events, state: state, log: log, onAppended: { drainer.recordsAppended() }))
-            }
-        }
-
-        // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
-        // publishes. Journal writes, entitlement saves and command frames happen on this service's thread.
-        let faultInjection = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) }
-        let diagnosticCommands = diagnosticCommandRunner
-        services.start(CommandService(remote: commands) {
-            let clock = SystemClock()
-            let sink: any CommandFrameSink =
-                switch configuration.source {
-                case .socketCAN: SocketCANCommandSink(interfaces: configuration.canInterfaces)
-                case .simulate: SimulatorCommandSink(queue: simulatorCommands)
-                case .replay: NoBusSink()
-                }
-            let executor = CommandExecutor(
-                profile: profile, sink: sink, journal: commands.journal, responder: commands.responder, rules: state,
-                clock: clock, log: log.commandLog,
-                // Tests only: the process kills itself between the journal's "started" and the first frame, as a
-                // crash at the worst moment would.
-                afterJournalingStart: faultInjection == "kill-after-journal" ? { kill(getpid(), SIGKILL) } : nil)
-            let features = FeatureManager(
-                profile: profile, vehicleID: configuration.vehicleID, store: commands.entitlements,
-                publisher: MQTTFeatureStatePublisher(durable: durable, topics: topics), clock: clock, log: log.commandLog)
-            executor.diagnostics = diagnosticCommands
-            return CommandDispatcher(executor: executor, features: features, board: liveValues, clock: clock)
-        })
+        // The services that run a profile, as one generation that a configuration update replaces in-process.
+        let generation = ProfileGeneration(
+            configuration: configuration, outbox: outbox, topics: topics, events: events, state: state, drainer: drainer,
+            log: log, wakeup: wakeup, externalSamples: externalSamples, simulatorCommands: simulatorCommands,
+            diagnosticTap: diagnosticTap, diagnosticRequests: diagnosticRequests, commands: commands, durable: durable,
+            sourceHolder: FrameSourceHolder(source))
+        switcher.configure(
+            makeGroup: {
+                ServiceGroup(log: log.writer(.warning, "axled"), onEarlyExit: { name in
+                    if name == "pipeline" { sourceEnded.requestStop() }
+                })
+            },
+            startGeneration: { profile, group in generation.start(profile, in: group) })
+        services.start(switcher.hostService(initial: profile))
 
         let control = startControlServer(
             configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
-            commands: commands, diagnosticRequests: diagnosticRequests, log: log)
+            commands: commands, diagnosticRequests: diagnosticRequests, activeProfile: activeProfile,
+            configurationReports: configurationReports, log: log)
         if let control {
             services.start(ClosureService(name: "control socket") { stop in
                 stop.wait(seconds: .infinity)
                 control.stop()
             })
         }
+        services.start(configurationService.service)
 
         // The CAN sources and the outbox are open: systemd may start what depends on the agent.
         notifier?.ready(status: "collecting \(profile.name) for \(configuration.vehicleID)")
@@ -269,7 +211,7 @@ public enum Agent {
             services.start(watchdog(notifier: notifier, interval: interval, log: log) {
                 // Progress: both loops turned since the last ping (each turns several times a second when healthy;
                 // a pipeline whose source has ended counts as healthy).
-                (pipelineTurns.load(ordering: .relaxed), drainer.loopTurns, state.current.sourceEnded)
+                (generation.pipelineTurns.load(ordering: .relaxed), drainer.loopTurns, state.current.sourceEnded)
             })
         }
         if configuration.exitWhenDrained {
@@ -308,7 +250,7 @@ public enum Agent {
         log(.info, "axled", "stopped \(results.count) services in \(formatted(monotonicSeconds() - stopStarted)) s"
             + (overran.isEmpty ? "" : "; overran: \(overran.joined(separator: ", "))"))
         var summary = Summary()
-        summary.pipeline = finalCounters.withLock { $0 }
+        summary.pipeline = generation.finalCounters.withLock { $0 }
         summary.drainer = drainer.statistics
         summary.seconds = monotonicSeconds() - started
         return summary

@@ -53,6 +53,9 @@ public struct AgentConfiguration: Sendable {
     /// Where gpsd listens: the profile's `[location] gpsd`, or `--gpsd` / `[location] gpsd` of the configuration;
     /// nil when the profile has no `[location]` (no location service runs).
     public var gpsd: GPSDAddress?
+    /// Configuration over the air: the keys trusted to sign bundles, the trial, and the allow-list a pushed profile
+    /// cannot widen (docs/configuration.md).
+    public var configurationUpdates: ConfigurationUpdateSettings
 
     public init(
         vehicleID: String, profile: FirmwareProfile, canInterfaces: [String: String] = [:], source: FrameSourceKind,
@@ -60,7 +63,7 @@ public struct AgentConfiguration: Sendable {
         topicPrefix: String = "axle/v1", uplink: UplinkPolicy = .standard, payloadFormat: PayloadFormat = .protobufZstd,
         exitWhenDrained: Bool = false, watchLink: Bool = true, logLevel: LogLevel = .info,
         controlSocketPath: String? = nil, controlSocketGroup: String = "axle", commands: CommandSettings = CommandSettings(),
-        gpsd: GPSDAddress? = nil
+        gpsd: GPSDAddress? = nil, configurationUpdates: ConfigurationUpdateSettings = ConfigurationUpdateSettings()
     ) {
         self.vehicleID = vehicleID
         self.profile = profile
@@ -79,6 +82,7 @@ public struct AgentConfiguration: Sendable {
         self.controlSocketGroup = controlSocketGroup
         self.commands = commands
         self.gpsd = gpsd ?? profile.location.map { GPSDAddress(host: $0.host, port: $0.port) }
+        self.configurationUpdates = configurationUpdates
     }
 
     /// The outbox's own default (docs/outbox.md gives how many hours of the demo profile it holds).
@@ -96,6 +100,23 @@ public struct CommandSettings: Sendable, Equatable {
     /// Sustained commands per second, and how many may come at once, before `rate_limited`.
     public var ratePerSecond: Double = 2
     public var burst: Int = 10
+
+    public init() {}
+}
+
+/// How the agent takes configuration bundles (`[configuration]` in axled.toml, `--config-key`; docs/configuration.md).
+public struct ConfigurationUpdateSettings: Sendable, Equatable {
+    /// Public configuration key files (`axle-fleet config keygen`). None: every bundle is refused (`unknown_key`).
+    public var keyFiles: [String] = []
+    /// How long a new version runs on trial before its health check decides (frames decoding, no errors).
+    public var trialSeconds: Double = 30
+    /// The allow-list a pushed profile cannot widen; nil: what the profile installed on disk (`--profile`) has.
+    /// Command definitions a pushed profile may hold, by name.
+    public var allowedCommands: [String]?
+    /// CAN ids (as the DBC writes them, extended ids with their flag bit) the commands of a pushed profile may write.
+    public var allowedWriteIDs: [UInt32]?
+    /// Diagnostic services (UDS/OBD-II service ids) a pushed profile may use.
+    public var allowedDiagnosticServices: [UInt8]?
 
     public init() {}
 }

@@ -23,17 +23,21 @@ struct AgentControlService: ControlHandler {
     let outboxPath: String
     let journal: CommandJournal
     let entitlements: EntitlementStore
-    /// Per catalog signal: its DBC signal (for value labels).
-    let dbcSignals: [DBCSignal?]
     /// The diagnostics service's request queue: `axle diag` asks ECUs through it.
     let diagnosticRequests: DiagnosticRequestQueue
+    /// The profile running now (a configuration update may switch it while the agent runs).
+    let activeProfile: ActiveProfile
+    /// The configuration service's latest report (`axle config`).
+    let configurationReports: ConfigurationReportBoard
 
     init(
         configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
         outbox: OutboxStore, outboxPath: String, journal: CommandJournal, entitlements: EntitlementStore,
-        diagnosticRequests: DiagnosticRequestQueue
+        diagnosticRequests: DiagnosticRequestQueue, activeProfile: ActiveProfile, configurationReports: ConfigurationReportBoard
     ) {
         self.diagnosticRequests = diagnosticRequests
+        self.activeProfile = activeProfile
+        self.configurationReports = configurationReports
         self.journal = journal
         self.entitlements = entitlements
         self.configuration = configuration
@@ -42,12 +46,11 @@ struct AgentControlService: ControlHandler {
         self.uplink = uplink
         self.store = outbox
         self.outboxPath = outboxPath
-        self.dbcSignals = configuration.profile.catalogDBCSignals()
     }
 
     /// Waits for the ECU: the control server calls this on a thread of its own.
     func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply {
-        let p2 = timeoutSeconds ?? configuration.profile.diagnostics?.ecu(named: ecu)?.responseTimeoutSeconds ?? 0.05
+        let p2 = timeoutSeconds ?? activeProfile.profile.diagnostics?.ecu(named: ecu)?.responseTimeoutSeconds ?? 0.05
         let answer = diagnosticRequests.ask(ecu: ecu, request: data, timeoutSeconds: p2)
         var reply = DiagnosticReply(ecu: ecu, outcome: .failed, pending: answer.pendingCount, seconds: answer.seconds)
         switch answer.outcome {
@@ -69,7 +72,7 @@ struct AgentControlService: ControlHandler {
 
     func status() throws -> StatusReport {
         let snapshot = state.current
-        let profile = configuration.profile
+        let profile = activeProfile.profile
         let uptime = monotonicSeconds() - state.startedAt
         let buses = profile.buses.enumerated().map { index, bus in
             busStatus(bus.name, frames: index < snapshot.framesPerBus.count ? snapshot.framesPerBus[index] : 0, uptime: uptime, sourceEnded: snapshot.sourceEnded)
@@ -98,7 +101,7 @@ struct AgentControlService: ControlHandler {
     }
 
     func diagnosticsReport(_ status: DiagnosticsStatus) -> DiagnosticsReport {
-        let configured = configuration.profile.diagnostics
+        let configured = activeProfile.profile.diagnostics
         return DiagnosticsReport(
             polling: status.polling, frames: status.frames, budgetFramesPerSecond: status.framesPerSecond,
             ecus: status.ecus.map {
@@ -168,20 +171,17 @@ struct AgentControlService: ControlHandler {
 
     func signals() throws -> SignalsReport {
         let snapshot = state.current
-        let profile = configuration.profile
+        let active = activeProfile.current
+        let profile = active.profile
         let age = monotonicSeconds() - snapshot.takenAt
         let signals = profile.catalog.enumerated().map { index, entry in
             let live = index < snapshot.values.count ? snapshot.values[index] : nil
             return SignalValue(
-                name: entry.name, value: live?.value, label: live?.value.flatMap { label(of: $0, signal: index) },
+                name: entry.name, value: live?.value, label: live?.value.flatMap { active.dbcSignals[index]?.label(forPhysical: $0) },
                 unit: entry.unit, ageSeconds: live.map { Double(snapshot.nowMicros - $0.timeMicros) / 1e6 + age },
                 bus: entry.bus, source: entry.sourceDescription, availability: live?.availability.name)
         }
         return SignalsReport(signals: signals)
-    }
-
-    private func label(of value: Double, signal index: Int) -> String? {
-        dbcSignals[index]?.label(forPhysical: value)
     }
 
     func outbox() throws -> OutboxReport {
@@ -221,7 +221,7 @@ struct AgentControlService: ControlHandler {
         let live = state.current.rules
         if !live.isEmpty { return live.map { RuleSummary(name: $0.name, kind: $0.kind, enabled: $0.enabled) } }
         // Before the pipeline's first snapshot: the profile's own settings.
-        let profile = configuration.profile
+        let profile = activeProfile.profile
         return profile.rules.map { RuleSummary(name: $0.name, kind: Self.kind(of: $0.mode), enabled: $0.enabled) }
             + profile.events.map { RuleSummary(name: $0.name, kind: "event", enabled: $0.enabled) }
     }
@@ -235,7 +235,7 @@ struct AgentControlService: ControlHandler {
     }
 
     func setRule(name: String, enabled: Bool) throws -> RuleSummary {
-        let profile = configuration.profile
+        let profile = activeProfile.profile
         guard let kind = profile.rules.first(where: { $0.name == name }).map({ Self.kind(of: $0.mode) })
             ?? (profile.events.contains { $0.name == name } ? "event" : nil)
         else {
@@ -254,7 +254,8 @@ extension Agent {
     static func startControlServer(
         _ configuration: AgentConfiguration, state: AgentState, drainer: OutboxDrainer, uplink: UplinkState,
         outbox: OutboxStore, outboxPath: String, commands: RemoteCommandService,
-        diagnosticRequests: DiagnosticRequestQueue, log: AgentLog
+        diagnosticRequests: DiagnosticRequestQueue, activeProfile: ActiveProfile,
+        configurationReports: ConfigurationReportBoard, log: AgentLog
     ) -> ControlServer? {
         guard let path = configuration.controlSocketPath else { return nil }
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
@@ -266,7 +267,8 @@ extension Agent {
         }
         let service = AgentControlService(
             configuration: configuration, state: state, drainer: drainer, uplink: uplink, outbox: outbox, outboxPath: outboxPath,
-            journal: commands.journal, entitlements: commands.entitlements, diagnosticRequests: diagnosticRequests)
+            journal: commands.journal, entitlements: commands.entitlements, diagnosticRequests: diagnosticRequests,
+            activeProfile: activeProfile, configurationReports: configurationReports)
         let server = ControlServer(path: path, group: configuration.controlSocketGroup, handler: service)
         do {
             let startup = try server.start()

@@ -15,6 +15,14 @@ import Glibc
 /// source has ended (a replay's end, a simulation's duration).
 protocol FrameSource {
     mutating func next(into frames: inout [CANFrame], until deadline: Double) throws -> Bool
+    /// A configuration update switched to `profile`: read what it decodes from now on. The buses are the same (an
+    /// update cannot change them), so only what is filtered may change.
+    mutating func adopt(_ profile: FirmwareProfile)
+}
+
+extension FrameSource {
+    /// A simulated vehicle and a recording are what they are: a new profile does not change their frames.
+    mutating func adopt(_ profile: FirmwareProfile) {}
 }
 
 /// The in-process simulated vehicle, paced against the monotonic clock (or as fast as possible). It hears the
@@ -135,7 +143,7 @@ final class SocketCANSource: FrameSource {
     let interfaces: [String]
     private let wanted: Set<String>
     /// nil: capture everything.
-    private let filters: [CANFilter]?
+    private var filters: [CANFilter]?
     private var socket: CANSocket?
     private var batch = CANSocket.Batch()
     private var nextOpenAttempt = 0.0
@@ -169,6 +177,20 @@ final class SocketCANSource: FrameSource {
     }
 
     var isOpen: Bool { socket != nil }
+
+    func adopt(_ profile: FirmwareProfile) {
+        filters = Self.kernelFilters(for: profile)
+        guard let socket else { return }  // The next open sets them.
+        do {
+            // An empty list would pass nothing but error frames: capture everything instead, as at open.
+            try socket.setFilters(filters ?? [CANFilter(id: 0, mask: 0)])
+            log("\(filters.map { "\($0.count) kernel filters" } ?? "no kernel filters") for profile \(profile.name)")
+        } catch {
+            log("cannot change the kernel filters: \(error); reopening")
+            socket.close()
+            self.socket = nil
+        }
+    }
 
     private func open() {
         nextOpenAttempt = monotonicSeconds() + 1

@@ -39,6 +39,8 @@ final class Pipeline {
     private var decoded: DecodedFrame
     private var framesPerBus: [Int]
     private var statistics = AgentState.PipelineCounters()
+    /// What the recorders of earlier pipelines of this run counted (before a configuration update).
+    private let recorderEarlier: TelemetryRecorder.Statistics
     private var lastPublished = 0.0
     private var latestValues: [AgentState.LiveValue?]
     /// Per bus: its J1939 multi-packet transfers, when its DBC describes a message longer than one frame.
@@ -47,7 +49,7 @@ final class Pipeline {
     init(
         profile: FirmwareProfile, interfaces: [String: String], outbox: OutboxStore, topics: UplinkTopics,
         configuration: AgentConfiguration, events: AgentEvents, state: AgentState, onAppended: @escaping @Sendable () -> Void,
-        log: AgentLog
+        log: AgentLog, carrying earlier: AgentState.PipelineCounters = AgentState.PipelineCounters(), earlierFramesPerBus: [Int] = []
     ) {
         var routes: [BusRoute] = []
         for bus in profile.buses {
@@ -100,7 +102,11 @@ final class Pipeline {
         self.events = events
         self.state = state
         self.decoded = DecodedFrame(capacity: max(1, routes.map(\.decoder.maximumSignalsPerMessage).max() ?? 1))
-        self.framesPerBus = Array(repeating: 0, count: routes.count)
+        // After a configuration update the counts go on from the previous pipeline's (the buses are the same: an
+        // update cannot change them), so that `axle status` and the exit summary count the whole run.
+        self.statistics = earlier
+        self.recorderEarlier = earlier.recorder
+        self.framesPerBus = earlierFramesPerBus.count == routes.count ? earlierFramesPerBus : Array(repeating: 0, count: routes.count)
         self.latestValues = Array(repeating: nil, count: profile.catalog.count)
         self.transfers = profile.buses.map { J1939Transfers.isNeeded(for: $0.database) ? J1939Transfers() : nil }
     }
@@ -248,7 +254,7 @@ final class Pipeline {
                 }
             }
         }
-        statistics.recorder = recorder.statistics
+        statistics.recorder = recorderStatistics
         state.publish(
             counters: statistics, framesPerBus: framesPerBus, values: latestValues, nowMicros: engine.nowMicros,
             rules: engine.ruleStates.map { AgentState.RuleState(name: $0.name, kind: $0.kind, enabled: $0.enabled) })
@@ -291,7 +297,19 @@ final class Pipeline {
 
     var counters: AgentState.PipelineCounters {
         var counters = statistics
-        counters.recorder = recorder.statistics
+        counters.recorder = recorderStatistics
         return counters
+    }
+
+    /// This pipeline's frames per bus, with the earlier pipelines' of this run.
+    var busFrames: [Int] { framesPerBus }
+
+    private var recorderStatistics: TelemetryRecorder.Statistics {
+        var statistics = recorder.statistics
+        statistics.samples += recorderEarlier.samples
+        statistics.records += recorderEarlier.records
+        statistics.samplesRefused += recorderEarlier.samplesRefused
+        if statistics.lastError == nil { statistics.lastError = recorderEarlier.lastError }
+        return statistics
     }
 }

@@ -25,6 +25,9 @@ import Glibc
 /// Blocking file I/O: call from a thread of its own. Not `Sendable`: one owner at a time.
 public final class ConfigurationStore {
     public let root: String
+    /// Called after each durable step (`high-water-mark`, `file:<path>`, `staged`, `previous-link`, `current-link`,
+    /// `rollback-link`): the tests' crash points. nil in production.
+    public var afterStep: ((String) -> Void)?
 
     /// Opens (creating) the store at `root`, removing staging directories a crash left behind.
     public init(root: String) throws(ConfigurationStoreError) {
@@ -75,6 +78,7 @@ public final class ConfigurationStore {
                 .versionNotAbove, "version \(version) is not above \(highWaterMark), the highest this vehicle has taken")
         }
         try writeHighWaterMark(version)
+        afterStep?("high-water-mark")
         let staging = root + "/staging-\(version)"
         try Self.removeTree(staging)
         try Self.makeDirectory(staging)
@@ -95,6 +99,7 @@ public final class ConfigurationStore {
             } catch {
                 throw ConfigurationStoreError(.storage, "staging \(file.path): \(error)")
             }
+            afterStep?("file:\(file.path)")
         }
         do {
             // Deepest first, so that each directory's new entries are on disk before its parent's.
@@ -117,6 +122,7 @@ public final class ConfigurationStore {
         } catch {
             throw ConfigurationStoreError(.storage, "\(error)")
         }
+        afterStep?("staged")
         return target + "/" + bundle.manifest.profile
     }
 
@@ -129,19 +135,27 @@ public final class ConfigurationStore {
         }
         if let active = current, active != version {
             try switchLink("previous", to: active)
+            afterStep?("previous-link")
         }
         try switchLink("current", to: version)
+        afterStep?("current-link")
         try removeUnused()
     }
 
-    /// Switches back to `previous` (a failed trial): `current` names it again; the failed version's directory is
-    /// removed, and the high-water mark stays, so that it is never taken again.
+    /// Switches back to `previous` (a failed trial): `current` names it again — or, when the failed version was the
+    /// first taken, `current` is removed and the profile installed on disk runs again; the failed version's
+    /// directory is removed, and the high-water mark stays, so that it is never taken again.
     public func rollBack() throws(ConfigurationStoreError) {
-        guard let earlier = previous, let failed = current else {
-            throw ConfigurationStoreError(.notStaged, "there is no previous version to roll back to")
+        guard let failed = current else {
+            throw ConfigurationStoreError(.notStaged, "no version is active: there is nothing to roll back")
         }
-        try switchLink("current", to: earlier)
-        unlink(root + "/previous")
+        if let earlier = previous {
+            try switchLink("current", to: earlier)
+            unlink(root + "/previous")
+        } else if unlink(root + "/current") != 0 {
+            throw ConfigurationStoreError(.storage, "\(SystemError(call: "unlink", subject: root + "/current", errno: errno))")
+        }
+        afterStep?("rollback-link")
         do {
             try DurableFile.syncDirectory(root)
         } catch {
@@ -208,7 +222,7 @@ public final class ConfigurationStore {
         return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
-    static func names(in directory: String) throws(ConfigurationStoreError) -> [String] {
+    public static func names(in directory: String) throws(ConfigurationStoreError) -> [String] {
         guard let handle = opendir(directory) else {
             throw ConfigurationStoreError(.storage, "\(SystemError(call: "opendir", subject: directory, errno: errno))")
         }
@@ -224,7 +238,7 @@ public final class ConfigurationStore {
     }
 
     /// Removes `path` and everything below it (links are removed, never followed); nothing there is fine.
-    static func removeTree(_ path: String) throws(ConfigurationStoreError) {
+    public static func removeTree(_ path: String) throws(ConfigurationStoreError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if info.st_mode & S_IFMT == S_IFDIR {

@@ -212,6 +212,17 @@ public final class MQTTClient: @unchecked Sendable {
         return sendSubscribe(filter, qos: qos)
     }
 
+    /// Forgets `filter` (it is not renewed after a reconnect) and, when connected, unsubscribes from it.
+    public func unsubscribe(_ filter: String) {
+        shared.withLock { shared in
+            shared.subscriptions.removeAll { $0.filter == filter }
+            shared.pendingSubscriptions = shared.pendingSubscriptions.filter { $0.value != filter }
+        }
+        guard isConnected else { return }
+        var messageID: Int32 = 0
+        if mosquitto_unsubscribe(handle, &messageID, filter) == MOSQ_ERR_SUCCESS.rawValue { wakeup.signal() }
+    }
+
     /// The vehicle's own network changed (link up, new address/route): forget the backoff and connect now (a live
     /// connection is replaced too: it may be stuck on the old route).
     public func linkChanged() {

@@ -95,6 +95,12 @@ struct Received {
                 answerSequences.append(contentsOf: Self.sequence(ofJSON: message.payload).map { [$0] } ?? [])
                 continue
             }
+            if message.topic.hasSuffix("/config/state") {
+                // The configuration report (docs/configuration.md): an outbox record, so it carries `seq`.
+                configurationReports.append(String(decoding: message.payload, as: UTF8.self))
+                answerSequences.append(contentsOf: Self.sequence(ofJSON: message.payload).map { [$0] } ?? [])
+                continue
+            }
             if message.topic.contains("/cmd/res") {
                 answerSequences.append(contentsOf: Self.sequence(ofJSON: message.payload).map { [$0] } ?? [])
                 continue
@@ -110,6 +116,9 @@ struct Received {
             }
         }
     }
+
+    /// The retained configuration reports (JSON; the agent publishes one at start and on every connect).
+    var configurationReports: [String] = []
 
     /// Sequence numbers of command answers and feature states (their JSON's `seq`: they are outbox records too).
     var answerSequences: [UInt64] = []

@@ -87,7 +87,8 @@ final class CommandIntake: Sendable {
     static let unauthenticatedAnswerBurst = 60
     static let unauthenticatedAnswersPerSecond = 2.0
 
-    private let verifier: CommandVerifier
+    /// Replaced when a configuration update brings other command definitions (`adopt(catalog:)`).
+    private let verifierBox: Mutex<CommandVerifier>
     private let journal: CommandJournal
     private let responder: CommandResponder
     private let log: AgentLog
@@ -103,7 +104,7 @@ final class CommandIntake: Sendable {
         verifier: CommandVerifier, journal: CommandJournal, responder: CommandResponder, settings: CommandSettings,
         log: AgentLog, onWaiting: @escaping @Sendable () -> Void
     ) {
-        self.verifier = verifier
+        self.verifierBox = Mutex(verifier)
         self.journal = journal
         self.responder = responder
         self.log = log
@@ -114,9 +115,18 @@ final class CommandIntake: Sendable {
             ratePerSecond: Self.unauthenticatedAnswersPerSecond, burst: Self.unauthenticatedAnswerBurst, now: now))
     }
 
+    /// A configuration update switched profiles: commands are checked against its definitions from now on.
+    func adopt(catalog: CommandCatalog) {
+        verifierBox.withLock { verifier in
+            verifier = CommandVerifier(
+                vehicleID: verifier.vehicleID, trustStore: verifier.trustStore, catalog: catalog, limits: verifier.limits)
+        }
+    }
+
     /// On the MQTT client's thread: verifies the request (an Ed25519 check at most, tens of microseconds), answers a
     /// refusal, queues a verified command and returns.
     func receive(_ message: MQTTMessage) {
+        let verifier = verifierBox.withLock { $0 }
         let reply = ReplyAddress(responseTopic: message.properties.responseTopic, correlationData: message.properties.correlationData)
         switch verifier.verify(payload: message.payload, nowMillis: wallClockMillis(), monotonicNow: monotonicSeconds()) {
         case .failure(let rejection) where !rejection.isAuthenticated:
