@@ -119,7 +119,7 @@ let package = Package(
             name: "AxleCLI",
             dependencies: [
                 "AxleBase", "CANFrames", "DBC", "CANBus", "VehicleSimulator", "Outbox", "TOML", "FirmwareProfile", "AgentControl",
-                "Diagnostics", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Diagnostics", "ConfigBundle", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
@@ -157,7 +157,9 @@ let package = Package(
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CANFrames"]),
         .testTarget(
             name: "AxleCLITests",
-            dependencies: ["AxleCLI", "AxleBase", "AgentControl", "AgentControlTestSupport", "Outbox", "AxleTestSupport"]),
+            dependencies: [
+                "AxleCLI", "AxleBase", "AgentControl", "AgentControlTestSupport", "Outbox", "AxleTestSupport", "ConfigBundle",
+            ]),
         .testTarget(name: "CANBusTests", dependencies: ["CANBus", "CANFrames", "DBC", "AxleTestSupport"]),
         .testTarget(name: "SQLiteDatabaseTests", dependencies: ["SQLiteDatabase", "AxleBase", "AxleTestSupport"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "AxleTestSupport"]),

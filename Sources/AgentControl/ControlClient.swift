@@ -136,6 +136,11 @@ public struct ControlClient: Sendable {
         try decode(try request(.features, timeoutSeconds: timeoutSeconds), as: FeaturesReport.init(json:))
     }
 
+    /// The vehicle's configuration state (`axle config`).
+    public func configuration(timeoutSeconds: Double = 5) throws(ControlClientError) -> ConfigurationState {
+        try decode(try request(.configuration, timeoutSeconds: timeoutSeconds), as: ConfigurationState.init(json:))
+    }
+
     /// The `limit` most recent remote commands, newest first.
     public func commands(limit: Int, timeoutSeconds: Double = 5) throws(ControlClientError) -> CommandsReport {
         try decode(try request(.commands(limit: limit), timeoutSeconds: timeoutSeconds), as: CommandsReport.init(json:))

@@ -30,12 +30,19 @@ public protocol ControlHandler: Sendable {
     /// 5 s for each "response pending"): the server calls it on a thread of its own, so other requests are served
     /// meanwhile. Only called for privileged callers when the service changes state.
     func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply
+    /// `config`: the latest configuration report (docs/configuration.md, "The state report").
+    func configurationState() throws -> ConfigurationState
 }
 
 extension ControlHandler {
     /// An agent that cannot ask ECUs.
     public func diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?) throws -> DiagnosticReply {
         throw ControlFailure(.failed, "this agent runs no diagnostics service")
+    }
+
+    /// An agent that takes no configuration updates: no report.
+    public func configurationState() throws -> ConfigurationState {
+        ConfigurationState(report: nil)
     }
 }
 

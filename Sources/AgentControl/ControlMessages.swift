@@ -23,6 +23,9 @@ public enum ControlRequest: Sendable, Equatable {
     /// agent and the technician never talk to the ECU at once; `timeout` is P2 in seconds (absent: the profile's).
     /// Privileged unless the service only reads (`DiagnosticReply.readOnlyServices`).
     case diagnostic(ecu: String, data: [UInt8], timeoutSeconds: Double?)
+    /// `{"request":"config"}`: the vehicle's configuration state (`ConfigurationState`): the versions it runs and
+    /// ran, and what became of the last one it received.
+    case configuration
 
     /// How many events `events` returns when the request names no limit.
     public static let defaultEventLimit = 20
@@ -45,6 +48,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .features: "features"
         case .commands: "commands"
         case .diagnostic: "diagnostic"
+        case .configuration: "config"
         }
     }
 
@@ -69,7 +73,7 @@ public enum ControlRequest: Sendable, Equatable {
     public func toJSON() -> JSONValue {
         var members: [(String, JSONValue)] = [("request", .string(name))]
         switch self {
-        case .status, .outbox, .rules, .features: break
+        case .status, .outbox, .rules, .features, .configuration: break
         case .signals(let filter): if let filter { members.append(("filter", .string(filter))) }
         case .events(let limit), .commands(let limit): members.append(("limit", .count(limit)))
         case .setRule(let name, let enabled):
@@ -98,7 +102,7 @@ public enum ControlRequest: Sendable, Equatable {
             throw ControlFailure(
                 .unknownRequest,
                 "unknown request '\(name)'; this agent knows status, signals, outbox, events, rules, set-rule, features, "
-                    + "commands and diagnostic")
+                    + "commands, diagnostic and config")
         }
         self = decoded
     }
@@ -132,6 +136,7 @@ public enum ControlRequest: Sendable, Equatable {
                 throw ControlDecodingError(field: "timeout", message: "must be between 0 and 60 seconds")
             }
             return .diagnostic(ecu: ecu, data: data, timeoutSeconds: timeout)
+        case "config": return .configuration
         default: return nil
         }
     }

@@ -423,6 +423,7 @@ private struct ServeLoop: Sendable {
             case .rules: return .success(try handler.rules().toJSON())
             case .setRule(let name, let enabled): return .success(try handler.setRule(name: name, enabled: enabled).toJSON())
             case .features: return .success(try handler.features().toJSON())
+            case .configuration: return .success(try handler.configurationState().toJSON())
             case .commands(let limit):
                 var report = try handler.commands(limit: limit)
                 report.commands = Array(report.commands.prefix(limit))

@@ -26,6 +26,9 @@ public struct StatusReport: Sendable, Equatable {
     public var location: LocationReport?
     /// The diagnostics service; nil when none runs.
     public var diagnostics: DiagnosticsReport?
+    /// The configuration report (`ConfigurationState.report`, the document `config` answers); nil before the agent
+    /// has one, and from agents older than configuration updates.
+    public var configuration: JSONValue?
     /// The most recent errors, newest first (at most `maximumLastErrors`; the initializer keeps the newest).
     public var lastErrors: [RecentError]
 
@@ -34,7 +37,7 @@ public struct StatusReport: Sendable, Equatable {
         version: String, profile: String, firmware: String, vehicleID: String, pid: Int32, uptimeSeconds: Double,
         dataDirectory: String, buses: [BusStatus], uplink: UplinkStatus, outbox: OutboxReport,
         collection: CollectionStatus, lastErrors: [RecentError], location: LocationReport? = nil,
-        diagnostics: DiagnosticsReport? = nil
+        diagnostics: DiagnosticsReport? = nil, configuration: JSONValue? = nil
     ) {
         self.version = version
         self.profile = profile
@@ -49,6 +52,7 @@ public struct StatusReport: Sendable, Equatable {
         self.collection = collection
         self.location = location
         self.diagnostics = diagnostics
+        self.configuration = configuration
         self.lastErrors = Array(lastErrors.prefix(Self.maximumLastErrors))
     }
 
@@ -69,6 +73,7 @@ public struct StatusReport: Sendable, Equatable {
         ]
         if let location { members.append(("location", location.toJSON())) }
         if let diagnostics { members.append(("diagnostics", diagnostics.toJSON())) }
+        if let configuration { members.append(("configuration", configuration)) }
         members.append(("last_errors", .array(lastErrors.map { $0.toJSON() })))
         return .object(members)
     }
@@ -90,7 +95,8 @@ public struct StatusReport: Sendable, Equatable {
             collection: try CollectionStatus(reader: try reader.object("collection")),
             lastErrors: try reader.objects("last_errors", RecentError.init(reader:)),
             location: reader.optionalValue("location") == nil ? nil : try LocationReport(reader: try reader.object("location")),
-            diagnostics: reader.optionalValue("diagnostics") == nil ? nil : try DiagnosticsReport(reader: try reader.object("diagnostics")))
+            diagnostics: reader.optionalValue("diagnostics") == nil ? nil : try DiagnosticsReport(reader: try reader.object("diagnostics")),
+            configuration: reader.optionalValue("configuration") == nil ? nil : try ConfigurationState(json: try reader.value("configuration")).report)
     }
 }
 

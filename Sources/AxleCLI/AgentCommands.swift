@@ -450,6 +450,7 @@ enum AgentText {
             + "\(collection.eventsTriggered) event\(collection.eventsTriggered == 1 ? "" : "s") triggered\n"
         if let location = report.location { out += "location    " + locationSummary(location) + "\n" }
         if let diagnostics = report.diagnostics { out += diagnosticsSummary(diagnostics) }
+        if let configuration = report.configuration { out += "config      " + configurationSummary(configuration) + "\n" }
         out += "outbox      " + outboxSummary(report.outbox)
         out += formatTable(classTable(report.outbox))
 

@@ -14,7 +14,7 @@ public struct AxleCommand: ParsableCommand {
         version: AxleVersion.current,
         subcommands: [
             StatusCommand.self, SignalsCommand.self, OutboxCommand.self, EventsCommand.self, RulesCommand.self,
-            FeaturesCommand.self, CommandsCommand.self,
+            FeaturesCommand.self, CommandsCommand.self, ConfigCommand.self,
             ProfileCommand.self, DBCCommand.self, CandumpCommand.self, CansendCommand.self, RecordCommand.self, ReplayCommand.self,
             BusCommand.self, SimulateCommand.self, DiagCommand.self,
         ]

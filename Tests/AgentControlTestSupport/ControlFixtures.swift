@@ -52,6 +52,18 @@ public enum Fixtures {
                 ageSeconds: 42.5),
             connections: 2, skippedLines: 1))
 
+    /// A configuration report as the agent publishes it (docs/configuration.md, "The state report"): version 2 runs,
+    /// version 3 was rolled back. Written out here because this target does not import ConfigBundle.
+    public static let configuration: JSONValue = .object([
+        ("active", .object([("version", 2), ("profile", "demo-sedan"), ("bundle_sha256", .string(String(repeating: "3fa2c1d0", count: 8)))])),
+        ("previous", .object([("version", 0), ("profile", "demo-sedan")])),
+        ("last", .object([
+            ("version", 3), ("bundle_sha256", .string(String(repeating: "9c1e77ab", count: 8))), ("status", "ROLLED_BACK"),
+            ("reason", "health_check_failed"), ("text", "no frame decoded on body for 30 s"),
+        ])),
+        ("high_water_mark", 3), ("at_ms", 1_767_225_600_000),
+    ])
+
     public static let signals = SignalsReport(signals: [
         SignalValue(
             name: "Vehicle.Speed", value: 50.5, label: nil, unit: "km/h", ageSeconds: 0.02, bus: "powertrain",
@@ -138,14 +150,17 @@ public final class FakeAgent: ControlHandler {
     let failure: (any Error & Sendable)?
     let featuresReport: FeaturesReport
     let commandsReport: CommandsReport
+    /// The configuration report `config` answers and `status` carries; nil: none yet.
+    let configurationReport: JSONValue?
 
     public init(
         failure: (any Error & Sendable)? = nil, features: FeaturesReport = Fixtures.features,
-        commands: CommandsReport = Fixtures.commands
+        commands: CommandsReport = Fixtures.commands, configuration: JSONValue? = nil
     ) {
         self.failure = failure
         self.featuresReport = features
         self.commandsReport = commands
+        self.configurationReport = configuration
     }
 
     private func called(_ name: String) throws {
@@ -155,7 +170,14 @@ public final class FakeAgent: ControlHandler {
 
     public func status() throws -> StatusReport {
         try called("status")
-        return Fixtures.status
+        var status = Fixtures.status
+        status.configuration = configurationReport
+        return status
+    }
+
+    public func configurationState() throws -> ConfigurationState {
+        try called("config")
+        return ConfigurationState(report: configurationReport)
     }
 
     public func signals() throws -> SignalsReport {
