@@ -7,8 +7,11 @@ import RemoteCommands
 struct ConfigGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "Configuration keys and signed configuration bundles: keygen, sign, inspect, verify.",
-        subcommands: [ConfigKeygenCommand.self, ConfigSignCommand.self, ConfigInspectCommand.self, ConfigVerifyCommand.self]
+        abstract: "Configuration keys and signed configuration bundles: keygen, sign, inspect, verify, push, status.",
+        subcommands: [
+            ConfigKeygenCommand.self, ConfigSignCommand.self, ConfigInspectCommand.self, ConfigVerifyCommand.self,
+            ConfigPushCommand.self, ConfigStatusCommand.self,
+        ]
     )
 }
 
@@ -110,19 +113,7 @@ struct ConfigSignCommand: ParsableCommand {
                 throw FleetError(error.description)
             }
             var ids = vehicleIDs
-            if let vehicles {
-                do {
-                    let text = String(decoding: try FileInput.readAll(path: vehicles), as: UTF8.self)
-                    for line in text.split(whereSeparator: \.isNewline) {
-                        let id = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                            .trimmingSpaces()
-                        if !id.isEmpty { ids.append(id) }
-                    }
-                } catch {
-                    throw FleetError("--vehicles: \(error)")
-                }
-                guard !ids.isEmpty else { throw FleetError("--vehicles \(vehicles) lists no vehicle id") }
-            }
+            if let vehicles { ids += try VehicleListFile.read(vehicles) }
             let contents: [String: [UInt8]]
             do throws(ProfileDirectoryError) {
                 contents = try ProfileDirectory.files(at: profile)
@@ -284,14 +275,6 @@ struct ConfigVerifyCommand: ParsableCommand {
 }
 
 extension StringProtocol {
-    /// Without leading and trailing spaces and tabs.
-    fileprivate func trimmingSpaces() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice.removeLast() }
-        return String(slice)
-    }
-
     fileprivate func leftPadded(to width: Int) -> String {
         String(repeating: " ", count: Swift.max(0, width - count)) + self
     }

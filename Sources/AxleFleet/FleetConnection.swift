@@ -167,7 +167,8 @@ final class FleetConnection: Sendable {
     }
 
     /// Publishes and waits for the broker's acknowledgement; returns its reason code (0 or 0x10 on success).
-    func publish(_ message: MQTTMessage, timeoutSeconds: Double) throws(FleetError) -> Int32 {
+    /// `subject` names the message in errors.
+    func publish(_ message: MQTTMessage, timeoutSeconds: Double, subject: String = "the command") throws(FleetError) -> Int32 {
         let messageID: Int32
         switch client.publish(message) {
         case .sent(let id): messageID = id
@@ -178,13 +179,13 @@ final class FleetConnection: Sendable {
         let deadline = monotonicSeconds() + timeoutSeconds
         while true {
             let event = try event(until: deadline) {
-                FleetError.noAnswer("the broker \(broker) did not acknowledge the command within \(secondsText(timeoutSeconds))")
+                FleetError.noAnswer("the broker \(broker) did not acknowledge \(subject) within \(secondsText(timeoutSeconds))")
             }
             switch event {
             case .acknowledged(let id, let reasonCode) where id == messageID: return reasonCode
             case .message(let message): held.withLock { $0.append(message) }
             case .disconnected(let reason):
-                throw FleetError.noAnswer("lost the connection to \(broker) before it acknowledged the command: \(reason); the vehicle may or may not have it")
+                throw FleetError.noAnswer("lost the connection to \(broker) before it acknowledged \(subject): \(reason); the vehicle may or may not have it")
             default: continue
             }
         }
