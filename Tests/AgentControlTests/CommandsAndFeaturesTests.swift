@@ -117,7 +117,7 @@ struct CommandsAndFeaturesTests {
         #expect(try refusal(#"{"request":"commands","limit":"ten"}"#)
             == ControlFailure(.badRequest, "malformed request: limit: expected a whole number, found a string"))
         #expect(try refusal(#"{"request":"featurez"}"#)?.message
-            == "unknown request 'featurez'; this agent knows status, signals, outbox, events, rules, set-rule, features, commands and diagnostic")
+            == "unknown request 'featurez'; this agent knows status, signals, outbox, events, rules, set-rule, features, commands, diagnostic and config")
     }
 
     @Test("the server answers features and commands from the handler")

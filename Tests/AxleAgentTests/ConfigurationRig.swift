@@ -50,13 +50,13 @@ final class ConfigurationRig {
         return folder
     }
 
-    /// Signs `profile` as version `version` with `axle-fleet config sign`; returns the bundle's path.
-    func sign(_ profile: String, version: Int, arguments: [String] = []) throws -> String {
+    /// Signs `profile` as version `version` with `axle-fleet config sign`, for the rig's vehicle (or, with
+    /// `forEveryVehicle`, for all); returns the bundle's path.
+    func sign(_ profile: String, version: Int, forEveryVehicle: Bool = false, arguments: [String] = []) throws -> String {
         let bundle = directory + "/v\(version)-\(UInt32.random(in: 0...UInt32.max)).axlecfg"
         let result = try ChildProcess.run(Self.fleet, [
             "config", "sign", "--key", keyPrefix + ".key", "--version", "\(version)", "--profile", profile, "--out", bundle,
-            "--vehicle", vehicleID,
-        ] + arguments)
+        ] + (forEveryVehicle ? [] : ["--vehicle", vehicleID]) + arguments)
         guard result.status == 0 else { throw TestSupportError("config sign: \(result.output)") }
         return bundle
     }

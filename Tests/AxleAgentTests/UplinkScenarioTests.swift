@@ -48,9 +48,11 @@ struct UplinkScenarioTests {
         let broker = try MosquittoBroker()
         let harness = try AgentHarness(vehicleID: "car-batch")
         defer { harness.cleanUp() }
-        // The feature state is an outbox record too (one per start): read it so that every sequence number is seen.
+        // The feature state and the configuration report are outbox records too (at each start and connect): read
+        // them so that every sequence number is seen.
         let subscriber = try MosquittoSubscriber(
-            broker: broker, topics: ["axle/v1/car-batch/telemetry", "axle/v1/car-batch/features"])
+            broker: broker,
+            topics: ["axle/v1/car-batch/telemetry", "axle/v1/car-batch/features", "axle/v1/car-batch/config/state"])
         let agent = try harness.start(
             broker: broker.url, ["--simulate", "city-drive", "--simulate-speed", "1", "--telemetry-batch", "1"])
         usleep(4_500_000)

@@ -1,5 +1,6 @@
 import AgentCore
 import AxleBase
+import CommandStore
 import ConfigBundle
 import Dispatch
 import FirmwareProfile
@@ -47,6 +48,8 @@ final class ConfigurationService: BlockingService {
         let switcher: ProfileSwitcher
         let activeProfile: ActiveProfile
         let intake: CommandIntake
+        /// Read to let a command under way finish before the services are switched.
+        let journal: CommandJournal
         let installed: FirmwareProfile
         let settings: ConfigurationUpdateSettings
         let state: AgentState
@@ -82,7 +85,7 @@ final class ConfigurationService: BlockingService {
 
     func run(until stop: StopToken) {
         guard let store = storeBox.withLock({ $0?.take() }) else { return }
-        let worker = ConfigurationWorker(store: store, context: context)
+        let worker = ConfigurationWorker(store: store, context: context, stop: stop)
         worker.start()
         while !stop.isStopRequested {
             for input in inbox.takeAll() {
@@ -125,11 +128,14 @@ final class ConfigurationWorker {
     private let store: ConfigurationStore
     private var journal: ConfigurationJournal
     private let context: ConfigurationService.Context
+    private let stop: StopToken
     private var download: Download?
     private var trial: Trial?
     /// A desired version that arrived during a trial, taken up after it.
     private var waitingDesired: DesiredConfiguration?
 
+    /// The longest a switch waits for commands under way (a command's own timeout is shorter).
+    static let commandWaitSeconds = 60.0
     /// Chunks asked for at once: 16 × 64 KiB in flight at most.
     static let chunksInFlight = 16
     /// With chunks missing and none arriving for this long, they are asked for again (a link loss, a broker that
@@ -143,9 +149,10 @@ final class ConfigurationWorker {
         "pipeline", "collection", "recorder", "events", "source", "can", "replay", "diagnostics", "location", "commands",
     ]
 
-    init(store: ConfigurationStore, context: ConfigurationService.Context) {
+    init(store: ConfigurationStore, context: ConfigurationService.Context, stop: StopToken) {
         self.store = store
         self.context = context
+        self.stop = stop
         self.journal = ConfigurationJournal(path: store.root + "/state.json")
         if let kill = context.killPoint, kill.hasPrefix("store:") {
             store.afterStep = { step in if kill == "store:" + step { Self.die(at: kill) } }
@@ -335,6 +342,7 @@ final class ConfigurationWorker {
         }
         journal.bundles[desired.version] = desired.bundleSHA256
         record(desired, .applying, nil, "switching to version \(desired.version)")
+        guard waitForCommands() else { return }  // The agent stops: the next start says what became of it.
         faultPoint("before-switch")
         do {
             try store.activate(desired.version)
@@ -354,6 +362,23 @@ final class ConfigurationWorker {
         trial = Trial(
             version: desired.version, startedMillis: wallClockMillis(), started: now, deadline: now + trialSeconds,
             frames: frames.frames, decodedSignals: frames.decodedSignals)
+    }
+
+    /// A command under way (or accepted and queued) would be cut short by the switch, as by a shutdown: wait for the
+    /// journal to have none, at most `commandWaitSeconds`. False when the agent is stopping meanwhile.
+    private func waitForCommands() -> Bool {
+        let deadline = monotonicSeconds() + Self.commandWaitSeconds
+        var said = false
+        while let running = try? context.journal.recent(limit: 32).first(where: { $0.status == .inProgress || $0.status == .accepted }),
+            monotonicSeconds() < deadline
+        {
+            if !said {
+                context.log(.info, "configuration", "waiting for \(running.name) \(running.id) to finish before switching")
+                said = true
+            }
+            if stop.wait(seconds: 0.05) { return false }
+        }
+        return !stop.isStopRequested
     }
 
     /// What `axle profile validate` checks, and the allow-list.
@@ -427,6 +452,7 @@ final class ConfigurationWorker {
         journal.keepBundles(of: [store.current, store.previous].compactMap { $0 })
         recordVersion(running.version, .rolledBack, ConfigurationFailure.healthCheckFailed.rawValue, why)
         faultPoint("after-rolled-back")
+        _ = waitForCommands()
         switchServices(to: runningProfile())
         takeWaitingDesired()
     }
@@ -607,7 +633,7 @@ extension Agent {
             topics: ConfigurationTopics(prefix: configuration.topicPrefix, vehicleID: configuration.vehicleID),
             verifier: BundleVerifier(vehicleID: configuration.vehicleID, configurationKeys: keys, commandKeyIDs: commandKeyIDs),
             client: client, durable: durable, board: board, switcher: switcher, activeProfile: activeProfile,
-            intake: commands.intake, installed: installed, settings: configuration.configurationUpdates, state: state,
+            intake: commands.intake, journal: commands.journal, installed: installed, settings: configuration.configurationUpdates, state: state,
             log: log, killPoint: faultInjection.flatMap { $0.hasPrefix("config-kill:") ? String($0.dropFirst("config-kill:".count)) : nil })
         if keys.isEmpty {
             log(.info, "configuration", "no configuration key (--config-key): every configuration bundle will be refused")
