@@ -92,7 +92,8 @@ struct StagedProfileCheckTests {
             """)))
         #expect(problem?.failure == .notAllowed)
         #expect(problem?.text.contains(#"the command "horn.sound" is not allowed"#) == true, "\(problem?.text ?? "")")
-        #expect(problem?.text.contains("/profile.toml:") == true, "\(problem?.text ?? "")")
+        // Named as the sender knows the file: relative to the profile, not in the vehicle's staging folder.
+        #expect(problem?.text.contains("): profile.toml:") == true, "\(problem?.text ?? "")")
         // Only the command: the CAN id it writes (TrunkCommand's) is one the vehicle writes already.
         #expect(problem?.text.contains("CAN id") == false, "\(problem?.text ?? "")")
     }
@@ -138,11 +139,13 @@ struct StagedProfileCheckTests {
                 allowList: ProfileAllowList(settings: ConfigurationUpdateSettings(), installed: installed))
             let problem = self.refusal(result)
             #expect(problem?.failure == .invalid)
-            // The same problems as `axle profile validate` on the folder.
+            // The same problems as `axle profile validate` on the folder, with the file named relative to it.
             let validation = ProfileLoader.validate(directory: directory)
             let first = try #require(validation.errors.first)
             #expect("\(first)".hasPrefix("\(directory)/profile.toml:\(lines + 1)"), "\(first)")
-            #expect(problem?.text.contains("\(first)") == true, "\(problem?.text ?? "")")
+            let relative = String("\(first)".dropFirst(directory.count + 1))
+            #expect(problem?.text.contains("): " + relative) == true, "\(problem?.text ?? "")")
+            #expect(problem?.text.contains(directory) == false, "\(problem?.text ?? "")")
         }
     }
 

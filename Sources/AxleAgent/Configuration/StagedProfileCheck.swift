@@ -179,18 +179,20 @@ public enum StagedProfileCheck {
 
     /// The profile staged in `directory` when it validates exactly as `axle profile validate` checks it
     /// (`ProfileLoader.validate`) and stays within `allowList`; else why not. `installed` is the profile the vehicle
-    /// started with, for the allow-list's defaults (already in `allowList`) and its buses.
+    /// started with, for the allow-list's defaults (already in `allowList`) and its buses. The problem's text names
+    /// files relative to the profile (`profile.toml:42: error: …`), as the bundle's sender knows them: the staging
+    /// folder is the vehicle's and is removed.
     public static func check(
         directory: String, installed: FirmwareProfile, allowList: ProfileAllowList
     ) -> Result<FirmwareProfile, StagedProfileProblem> {
         let report = ProfileLoader.validate(directory: directory)
         guard let candidate = report.profile, report.isValid else {
-            let errors = report.errors.map(\.description)
+            let errors = report.errors.map { relative($0.description, to: directory) }
             return .failure(StagedProfileProblem(
                 .invalid,
                 "the profile does not validate (as 'axle profile validate' checks it): " + summary(errors, noun: "error")))
         }
-        let problems = allowList.problems(in: candidate)
+        let problems = allowList.problems(in: candidate).map { relative($0, to: candidate.directory) }
         guard problems.isEmpty else {
             return .failure(StagedProfileProblem(
                 .notAllowed,
@@ -198,6 +200,12 @@ public enum StagedProfileCheck {
                     + summary(problems, noun: "problem")))
         }
         return .success(candidate)
+    }
+
+    /// `line` without the leading `directory/`.
+    static func relative(_ line: String, to directory: String) -> String {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return line.hasPrefix(prefix) ? String(line.dropFirst(prefix.count)) : line
     }
 
     /// The first `maximumProblems` lines, and how many more there are.
