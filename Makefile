@@ -26,7 +26,7 @@ kernel-test: setup
 	swift build --build-tests
 	./scripts/uml/selftest.sh
 	AXLE_KERNEL_TESTS=1 ./scripts/uml/run-in-guest.sh --timeout 600 -- \
-		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter "KernelCANTests|KernelAgentTests|KernelCommandTests|KernelDiagnosticsTests|KernelScanToolTests|KernelDiagnosticsServiceTests|KernelMalformedSessionTests"
+		.build/debug/AxlePackageTests.xctest --testing-library swift-testing --filter "KernelCANTests|KernelAgentTests|KernelCommandTests|KernelDiagnosticsTests|KernelScanToolTests|KernelDiagnosticsServiceTests|KernelMalformedSessionTests|KernelConfigurationTests"
 
 differential-test: setup
 	swift build --product axle
@@ -48,7 +48,8 @@ docs-test: setup
 
 # The main job: the agent on the simulated demo sedan against a private mosquitto, a blind spot and its backlog,
 # a coolant-overheat alert, the technician's CLI, signed remote commands (a courier's trunk-open, refused while driving
-# and run when parked; a feature bought for 24 h), and a summary (scripts/demo.py; about a minute).
+# and run when parked; a feature bought for 24 h), a collection rule added over the air to the running car (a signed
+# configuration bundle, pushed), and a summary (scripts/demo.py; about a minute).
 demo: setup
 	swift build -c release --product axle
 	swift build -c release --product axled

@@ -6,7 +6,9 @@ drive in which the coolant starts leaking); a subscriber that decodes what arriv
 broker is stopped) while the agent keeps collecting into its outbox; when the broker is back the backlog drains,
 the coolant-overheat alert among the first records out. The backend then reads the engine ECU's stored fault code
 (P0217, engine over-temperature) remotely with a signed diagnostics.read_dtc, and a courier's trunk.open is refused
-while driving and carried out once parked. Ends with a summary, and removes everything it started.
+while driving and carried out once parked. Last, the fleet team adds a collection rule with a signed configuration
+bundle pushed over MQTT: the running agent stages it, switches to it without a restart, keeps it after a trial. Ends
+with a summary, and removes everything it started.
 
     .venv/bin/python scripts/demo.py [--bin .build/release] [--cut-seconds 20]
 """
@@ -102,8 +104,9 @@ class Subscriber:
         if topic == "status":
             self.status = message.payload.decode(errors="replace")
             return
-        if "/cmd/res" in message.topic or topic == "features":
-            # Command answers and the feature state go through the outbox too, and carry their record's "seq":
+        if "/cmd/res" in message.topic or topic == "features" or message.topic.endswith("/config/state"):
+            # Command answers, the feature state and the configuration report go through the outbox too, and carry
+            # their record's "seq":
             # counted with the telemetry's, so that a gap means a lost record whatever it held (docs/mqtt.md).
             try:
                 sequence = json.loads(message.payload).get("seq")
@@ -170,6 +173,15 @@ def outbox_records(axle, socket_path):
         return None
 
 
+def rule_names(axle, socket_path):
+    """The names of the rules the running agent collects with (axle rules --json)."""
+    result = subprocess.run([axle, "rules", "--socket", socket_path, "--json"], capture_output=True, text=True)
+    try:
+        return [rule["name"] for rule in json.loads(result.stdout)["rules"]]
+    except (ValueError, KeyError):
+        return []
+
+
 def run_cli(binary, *arguments):
     result = subprocess.run([binary, *arguments], capture_output=True, text=True, timeout=10)
     for line in (result.stdout or result.stderr).rstrip().splitlines():
@@ -200,6 +212,9 @@ def main():
         fleet = os.path.join(arguments.bin, "axle-fleet")
         key_prefix = os.path.join(directory, "backend")
         subprocess.run([fleet, "keygen", "--out", key_prefix], check=True, capture_output=True)
+        # Configuration bundles are signed by a key of their own role (docs/configuration.md).
+        config_key = os.path.join(directory, "config-2026")
+        subprocess.run([fleet, "config", "keygen", "--out", config_key], check=True, capture_output=True)
 
         def start_agent(scenario, log_mode):
             with open(agent_log, log_mode) as log:
@@ -208,7 +223,7 @@ def main():
                      scenario, "--simulate-speed", arguments.speed, "--vehicle-id", VEHICLE, "--broker",
                      f"mqtt://127.0.0.1:{port}", "--data-dir", os.path.join(directory, "data"), "--control-socket",
                      socket_path, "--telemetry-batch", "1", "--reconnect-cap", "1", "--log-level", "notice",
-                     "--trust-key", key_prefix + ".pub"],
+                     "--trust-key", key_prefix + ".pub", "--config-key", config_key + ".pub", "--config-trial", "3s"],
                     stderr=log)
 
         def send_command(*words):
@@ -296,6 +311,34 @@ def main():
         granted = send_command("feature", "grant", "--feature", "performance-boost", "--duration", "24h")
         run_cli(axle, "features", "--socket", socket_path)
         run_cli(axle, "commands", "--socket", socket_path)
+        say()
+        say("== 9. The fleet team adds a collection rule over the air: a signed configuration bundle, pushed to the")
+        say("  running car (axle-fleet config sign, config push); it runs on trial, then applies, without a restart")
+        pushed_rule = "tyre-watch"
+        profile_copy = os.path.join(directory, "demo-sedan-v1", "demo-sedan")
+        os.makedirs(profile_copy)
+        for name in ("profile.toml", "demo_sedan.dbc"):
+            shutil.copy(os.path.join(ROOT, "Firmware-Profiles", "demo-sedan", name), profile_copy)
+        with open(os.path.join(profile_copy, "profile.toml"), "a") as f:
+            f.write(f'\n[[rules]]\nname = "{pushed_rule}"\nsignals = ["Vehicle.Private.Chassis.TireTemperature"]\n'
+                    'periodic = "2s"\n')
+        bundle = os.path.join(directory, "demo-sedan-1.axlecfg")
+        signed = subprocess.run([fleet, "config", "sign", "--key", config_key + ".key", "--version", "1", "--profile",
+                                 profile_copy, "--out", bundle, "--vehicle", VEHICLE], capture_output=True, text=True)
+        say("  " + signed.stdout.strip())
+        rules_before = rule_names(axle, socket_path)
+        push_started = time.time()
+        push = subprocess.run([fleet, "config", "push", "--bundle", bundle, "--vehicle", VEHICLE, "--broker",
+                               f"mqtt://127.0.0.1:{port}", "--wave-timeout", "60s"],
+                              capture_output=True, text=True, timeout=120)
+        push_seconds = time.time() - push_started
+        for line in (push.stdout + push.stderr).strip().splitlines():
+            say("  " + line)
+        run_cli(axle, "config", "--socket", socket_path)
+        rules_after = rule_names(axle, socket_path)
+        say(f"  rules before: {len(rules_before)}, after: {len(rules_after)} "
+            f"({pushed_rule} {'collecting' if pushed_rule in rules_after else 'missing'}); "
+            f"the agent {'kept running (pid ' + str(agent.pid) + ')' if agent.poll() is None else 'stopped'}")
         agent.send_signal(signal.SIGTERM)
         second_code = agent.wait(timeout=10)
         time.sleep(1)
@@ -314,13 +357,18 @@ def main():
         say(f"  remote commands: trunk.open while driving {outcome(refused)}, parked {outcome(opened)}; "
             f"the same request again {outcome(replayed)}; performance-boost {outcome(granted)}; "
             f"fault codes read remotely {outcome(fault_codes)}: {', '.join(stored) or 'none'}")
+        say(f"  configuration over the air: version 1 pushed, {'APPLIED' if push.returncode == 0 else 'not applied'} "
+            f"{push_seconds:.1f} s after the push (a 3 s trial included), rule {pushed_rule} "
+            f"{'added' if pushed_rule in rules_after and pushed_rule not in rules_before else 'not added'} "
+            f"without a restart")
         say(f"  took {time.time() - started:.0f} s")
         ok = (code == 0 and second_code == 0 and not missing and records > 0
               and any(e["event"] == "engine-overheat" for e in events)
               and (refused or {}).get("reason") == "precondition_failed"
               and (opened or {}).get("status") == "SUCCEEDED" and (replayed or {}).get("reason") == "replay"
               and (granted or {}).get("status") == "SUCCEEDED"
-              and (fault_codes or {}).get("status") == "SUCCEEDED" and "P0217" in stored)
+              and (fault_codes or {}).get("status") == "SUCCEEDED" and "P0217" in stored
+              and push.returncode == 0 and pushed_rule in rules_after and pushed_rule not in rules_before)
         if not ok:
             say("demo: something did not happen as expected; the agent's log: " + agent_log)
             with open(agent_log) as f:

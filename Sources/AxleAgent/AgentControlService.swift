@@ -97,7 +97,7 @@ struct AgentControlService: ControlHandler {
                 eventsTriggered: UInt64(snapshot.counters.eventsTriggered)),
             lastErrors: state.recentProblems.map { RecentError(timeMillis: $0.timeMillis, component: $0.component, message: $0.message) },
             location: state.locationStatus.map(Self.locationReport),
-            diagnostics: state.diagnosticsStatus.map(diagnosticsReport))
+            diagnostics: state.diagnosticsStatus.map(diagnosticsReport), configuration: configurationState().report)
     }
 
     func diagnosticsReport(_ status: DiagnosticsStatus) -> DiagnosticsReport {

@@ -36,6 +36,8 @@ final class ProfileGeneration: Sendable {
     /// The last pipeline's counters (the exit summary), and its frames per bus (carried into the next generation).
     let finalCounters = Mutex(AgentState.PipelineCounters())
     let framesPerBus = Mutex<[Int]>([])
+    /// Generations started: the first runs the profile the source was opened for.
+    private let started = Atomic<Int>(0)
 
     init(
         configuration: AgentConfiguration, outbox: OutboxStore, topics: UplinkTopics, events: AgentEvents,
@@ -62,12 +64,13 @@ final class ProfileGeneration: Sendable {
     }
 
     func start(_ profile: FirmwareProfile, in services: ServiceGroup) {
+        let isSwitch = started.add(1, ordering: .relaxed).oldValue > 0
         let commandWakeup = commands.wakeup
         let wakeup = wakeup
         // The live values commands watch (preconditions, confirmations): per profile, as its catalog.
         let liveValues = LiveValueBoard(
             profile: profile, onRequest: { wakeup.signal() }, onPublish: { commandWakeup.signal() })
-        startPipeline(profile, liveValues: liveValues, in: services)
+        startPipeline(profile, liveValues: liveValues, isSwitch: isSwitch, in: services)
 
         // The receiver after the pipeline, so stopped before it: its last samples are still collected.
         let gpsd = configuration.gpsd ?? profile.location.map { GPSDAddress(host: $0.host, port: $0.port) }
@@ -116,7 +119,7 @@ final class ProfileGeneration: Sendable {
 
     /// The pipeline thread owns the source while it runs and the pipeline: CAN → decode → collect → outbox; while the
     /// command service watches a precondition or confirmation, it publishes the live values to it after each batch.
-    private func startPipeline(_ profile: FirmwareProfile, liveValues: LiveValueBoard, in services: ServiceGroup) {
+    private func startPipeline(_ profile: FirmwareProfile, liveValues: LiveValueBoard, isSwitch: Bool, in services: ServiceGroup) {
         let generation = self
         services.start(ClosureService(name: "pipeline") { stop in
             guard var source = generation.sourceHolder.take() else {
@@ -125,7 +128,7 @@ final class ProfileGeneration: Sendable {
                 stop.wait(seconds: .infinity)
                 return
             }
-            source.adopt(profile)
+            if isSwitch { source.adopt(profile) }
             let pipeline = Pipeline(
                 profile: profile, interfaces: generation.configuration.canInterfaces, outbox: generation.outbox,
                 topics: generation.topics, configuration: generation.configuration, events: generation.events,

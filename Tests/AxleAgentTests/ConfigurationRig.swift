@@ -62,10 +62,13 @@ final class ConfigurationRig {
     }
 
     /// Publishes `bytes` as the backend does: each chunk retained on its topic (only `chunks` of them when given),
-    /// then the desired message (unless `desired` is false). Returns the desired message.
+    /// then the desired message (unless `desired` is false). Returns the desired message. `topicsOf`: publish on the
+    /// topics of that bundle instead (someone else's bytes on a genuine bundle's chunk topics).
     @discardableResult
-    func push(_ bytes: [UInt8], version: Int, chunks: Range<Int>? = nil, desired publishDesired: Bool = true) throws -> DesiredConfiguration {
-        let desired = DesiredConfiguration(version: UInt64(version), bundle: bytes)
+    func push(
+        _ bytes: [UInt8], version: Int, chunks: Range<Int>? = nil, desired publishDesired: Bool = true, topicsOf genuine: [UInt8]? = nil
+    ) throws -> DesiredConfiguration {
+        let desired = DesiredConfiguration(version: UInt64(version), bundle: genuine ?? bytes)
         for index in chunks ?? 0..<desired.chunks {
             let file = directory + "/chunk-\(desired.bundleSHA256.prefix(8))-\(index)"
             try DurableFile.write(Array(bytes[desired.range(ofChunk: index)]), to: file)

@@ -149,6 +149,36 @@ struct ConfigurationUpdateTests {
         #expect(rig.ruleNames().contains("pushed-speed"))
     }
 
+    @Test("a chunk spoiled on the broker fails the version (bundle_mismatch) until the backend pushes it again, which fetches and applies it")
+    func spoiledChunkIsFetchedAgainOnANewPush() throws {
+        let rig = try ConfigurationRig(vehicleID: "config-spoiled")
+        defer { rig.cleanUp() }
+        let agent = try rig.startAgent()
+        defer { agent.terminate(timeoutSeconds: 5) }
+        var padding = [UInt8](repeating: 0, count: 100_000)
+        for index in padding.indices { padding[index] = UInt8(truncatingIfNeeded: index &* 40_503 >> 7) }
+        let bundle = try FileInput.readAll(path: try rig.sign(try rig.profile(version: 1, extraFiles: ["padding.bin": padding]) { $0 + addedRule }, version: 1))
+        let desired = DesiredConfiguration(version: 1, bundle: bundle)
+        #expect(desired.chunks >= 2)
+        // Chunk 1 as someone else published it: the right size, other bytes.
+        var spoiled = bundle
+        for index in desired.range(ofChunk: 1) { spoiled[index] ^= 0x5A }
+        try rig.push(spoiled, version: 1, chunks: 1..<2, desired: false, topicsOf: bundle)
+        try rig.push(bundle, version: 1, chunks: 0..<1)
+        let failed = rig.finalReport(version: 1)
+        #expect(failed?.last?.status == .failed, "\(String(describing: failed)) \(rig.harness.log())")
+        #expect(failed?.last?.reason == "bundle_mismatch")
+        #expect(failed?.highWaterMark == 0, "a version spoiled on the way must not be burnt")
+
+        // The backend pushes again (the chunks, then the desired message, live): fetched again, applied.
+        let before = rig.receivedReports().count
+        try rig.push(bundle, version: 1)
+        #expect(waitUntil(timeoutSeconds: 30) {
+            rig.receivedReports().dropFirst(before).contains { $0.last?.version == 1 && $0.last?.status == .applied }
+        }, "\(rig.harness.log())")
+        #expect(rig.ruleNames().contains("pushed-speed"))
+    }
+
     @Test("a link cut in the middle of a chunked transfer resumes where it stopped, and the version applies")
     func linkCutMidTransfer() throws {
         let broker = try MosquittoBroker()

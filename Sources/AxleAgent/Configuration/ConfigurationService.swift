@@ -134,6 +134,13 @@ final class ConfigurationWorker {
     /// A desired version that arrived during a trial, taken up after it.
     private var waitingDesired: DesiredConfiguration?
 
+    /// Refusals that bytes changed in transit would cause as well as a bad bundle (they come before the signature
+    /// has verified, or from the transfer itself): a new push of the same version fetches it again.
+    static let transportReasons: Set<String> = [
+        ConfigurationFailure.bundleMismatch.rawValue, BundleRefusal.Reason.malformed.rawValue,
+        BundleRefusal.Reason.badSignature.rawValue, BundleRefusal.Reason.unknownKey.rawValue,
+        BundleRefusal.Reason.wrongRoleKey.rawValue, BundleRefusal.Reason.tooLarge.rawValue,
+    ]
     /// The longest a switch waits for commands under way (a command's own timeout is shorter).
     static let commandWaitSeconds = 60.0
     /// Chunks asked for at once: 16 × 64 KiB in flight at most.
@@ -171,7 +178,8 @@ final class ConfigurationWorker {
         if message.topic == context.topics.desired {
             guard !message.payload.isEmpty else { return }  // A retained desired message cleared by the backend.
             do {
-                desired(try DesiredConfiguration.parse(message.payload))
+                // A retained message is delivered again on every connect; one delivered live was just published.
+                desired(try DesiredConfiguration.parse(message.payload), pushedNow: !message.retain)
             } catch {
                 context.log(.warning, "configuration", "ignored \(message.topic): \(error)")
             }
@@ -180,15 +188,18 @@ final class ConfigurationWorker {
         }
     }
 
-    private func desired(_ desired: DesiredConfiguration) {
+    private func desired(_ desired: DesiredConfiguration, pushedNow: Bool = false) {
         if trial != nil {
             waitingDesired = desired
             return
         }
         if store.current == desired.version { return }  // Running it already.
         if let last = journal.last, last.version == desired.version, last.bundleSHA256 == desired.bundleSHA256 {
-            // A version that ended is never retried; one being fetched goes on.
-            if last.status.isFinal || download?.desired == desired { return }
+            // A version that ended is never retried, one being fetched goes on — except that bytes spoiled on the
+            // way (chunks someone else published, a broker's fault) are fetched again when the backend pushes the
+            // version again; its retained message, delivered on every connect, does not.
+            let spoiled = last.reason.map(Self.transportReasons.contains) ?? false
+            if (last.status.isFinal && !(spoiled && pushedNow)) || download?.desired == desired { return }
         }
         if download?.desired == desired { return }
         abandonDownload()
