@@ -33,7 +33,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Runtime of the telemetry schema; the generated code is committed (docs/payload.md says how to regenerate).
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Without its default traits: BinaryDelimitedStreams imports all of Foundation, which links Foundation and
+        // ICU into every binary that decodes or encodes telemetry, the agent among them (docs/performance.md gives
+        // the resident memory it costs); FieldMaskUtilities is not used.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         // Ed25519 for signed remote commands (BoringSSL underneath; version 4 needs only FoundationEssentials).
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],

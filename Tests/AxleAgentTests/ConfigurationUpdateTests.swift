@@ -1,6 +1,7 @@
 import AxleBase
 import AxleTestSupport
 import ConfigBundle
+import Outbox
 import RemoteCommands
 import Testing
 
@@ -32,6 +33,7 @@ struct ConfigurationUpdateTests {
     func addsARuleWithoutRestart() throws {
         let rig = try ConfigurationRig(vehicleID: "config-one")
         defer { rig.cleanUp() }
+        let everything = try MosquittoSubscriber(broker: rig.broker, topics: ["axle/v1/config-one/#"])
         let agent = try rig.startAgent()
         defer { agent.terminate(timeoutSeconds: 5) }
         #expect(waitUntil(timeoutSeconds: 20) { rig.ruleNames().contains("motion") }, "\(rig.harness.log())")
@@ -59,8 +61,15 @@ struct ConfigurationUpdateTests {
         #expect(log.split(separator: "\n").filter { $0.contains("ready in") }.count == 1, "the agent started more than once: \(log)")
         #expect(log.contains("switched the pipeline to profile demo-sedan"))
 
+        // Nothing buffered was lost across the switch: every record, from before the push to the shutdown, arrives.
+        agent.send(signal: SIGTERM)
+        #expect(agent.wait(timeoutSeconds: 5) == 0)
+        #expect(try rig.harness.drain(broker: rig.broker.url, run: 2) == 0, "\(rig.harness.log(run: 2))")
+        let last = try OutboxStore.readStatistics(path: rig.harness.outboxPath).lastSequence
+        #expect(waitUntil(timeoutSeconds: 20) { Received(everything.messages()).sequences.count >= Int(last) })
+        #expect(gaps(in: Received(everything.messages()).sequences, upTo: last) == [], "records lost across the switch")
+
         // After a restart it runs version 1 from its store, and says so.
-        agent.terminate(timeoutSeconds: 5)
         let again = try rig.startAgent(run: 1)
         defer { again.terminate(timeoutSeconds: 5) }
         #expect(waitUntil(timeoutSeconds: 20) { rig.ruleNames().contains("pushed-speed") }, "\(rig.harness.log(run: 1))")

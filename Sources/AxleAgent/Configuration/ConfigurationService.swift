@@ -412,8 +412,11 @@ final class ConfigurationWorker {
 
     /// Called after every turn: decides a trial whose time is up, asks again for chunks that did not come.
     func turn(now: Double) {
-        if let current = download, !current.asked.isEmpty, now - current.lastProgress >= Self.downloadRetrySeconds {
-            // Asking again: a broker sends a retained message on every new subscription.
+        if let current = download, current.have.count < current.desired.chunks,
+            now - current.lastProgress >= Self.downloadRetrySeconds
+        {
+            // Asking again for every chunk missing (those asked for, and one that came with the wrong size): a broker
+            // sends a retained message on every new subscription.
             for index in current.asked {
                 context.client.unsubscribe(context.topics.chunk(bundleSHA256: current.desired.bundleSHA256, index: index))
             }
