@@ -162,17 +162,7 @@ struct ConfigInspectCommand: ParsableCommand {
             } catch {
                 throw FleetError("\(error)")
             }
-            let split: ConfigurationBundle
-            switch ConfigurationBundle.split(bytes, maximumManifestBytes: Int(UInt32.max)) {
-            case .failure(let refusal): throw FleetError("\(bundle): \(refusal.text)")
-            case .success(let parts): split = parts
-            }
-            let manifest: BundleManifest
-            do {
-                manifest = try BundleManifest.parse(split.manifestBytes)
-            } catch {
-                throw FleetError("\(bundle): \(error)")
-            }
+            let (split, manifest) = try UnverifiedBundle.read(bytes, path: bundle)
             let output = TextOutput()
             defer { output.flush() }
             if json {
@@ -277,5 +267,23 @@ struct ConfigVerifyCommand: ParsableCommand {
 extension StringProtocol {
     fileprivate func leftPadded(to width: Int) -> String {
         String(repeating: " ", count: Swift.max(0, width - count)) + self
+    }
+}
+
+/// A bundle's parts and manifest read without checking the signature: what `inspect` shows and `push` sends (the
+/// vehicles check everything; `config verify` does on the backend).
+enum UnverifiedBundle {
+    /// `hint` follows the reason when `bytes` is not a bundle at all.
+    static func read(_ bytes: [UInt8], path: String, hint: String = "") throws(FleetError) -> (ConfigurationBundle, BundleManifest) {
+        let split: ConfigurationBundle
+        switch ConfigurationBundle.split(bytes, maximumManifestBytes: Int(UInt32.max)) {
+        case .failure(let refusal): throw FleetError("\(path): \(refusal.text)\(hint)")
+        case .success(let parts): split = parts
+        }
+        do {
+            return (split, try BundleManifest.parse(split.manifestBytes))
+        } catch {
+            throw FleetError("\(path): \(error)")
+        }
     }
 }

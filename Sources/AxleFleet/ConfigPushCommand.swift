@@ -95,17 +95,7 @@ struct PushedBundle {
         guard bytes.count <= DesiredConfiguration.maximumBundleBytes else {
             throw FleetError("\(path) is \(bytes.count) bytes, more than the \(DesiredConfiguration.maximumBundleBytes) a vehicle downloads; make the profile smaller")
         }
-        let split: ConfigurationBundle
-        switch ConfigurationBundle.split(bytes, maximumManifestBytes: Int(UInt32.max)) {
-        case .failure(let refusal): throw FleetError("\(path): \(refusal.text); make bundles with axle-fleet config sign")
-        case .success(let parts): split = parts
-        }
-        let manifest: BundleManifest
-        do {
-            manifest = try BundleManifest.parse(split.manifestBytes)
-        } catch {
-            throw FleetError("\(path): \(error)")
-        }
+        let (_, manifest) = try UnverifiedBundle.read(bytes, path: path, hint: "; make bundles with axle-fleet config sign")
         guard manifest.expiresAtMillis > nowMillis else {
             throw FleetError("\(path) (version \(manifest.version)) expired \(secondsText(Double(nowMillis - manifest.expiresAtMillis) / 1000)) ago; every vehicle would refuse it: sign it again with a later --not-before or a longer --valid-for")
         }
