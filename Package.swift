@@ -143,7 +143,6 @@ let package = Package(
             dependencies: [
                 "AxleBase", "RemoteCommands", "MQTTUplink", "TelemetryPayload", "ConfigBundle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

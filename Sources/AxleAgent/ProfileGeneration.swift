@@ -88,14 +88,7 @@ final class ProfileGeneration: Sendable {
         // Commands after the pipeline, so stopped before it: no command starts on values the pipeline no longer
         // publishes. Journal writes, entitlement saves and command frames happen on this service's thread.
         let faultInjection = getenv("AXLE_FAULT_INJECTION").map { String(cString: $0) }
-        let configuration = configuration
-        let simulatorCommands = simulatorCommands
-        let commands = commands
-        let state = state
-        let log = log
-        let durable = durable
-        let topics = topics
-        services.start(CommandService(remote: commands) {
+        services.start(CommandService(remote: commands) { [self] in
             let clock = SystemClock()
             let sink: any CommandFrameSink =
                 switch configuration.source {
@@ -120,21 +113,20 @@ final class ProfileGeneration: Sendable {
     /// The pipeline thread owns the source while it runs and the pipeline: CAN → decode → collect → outbox; while the
     /// command service watches a precondition or confirmation, it publishes the live values to it after each batch.
     private func startPipeline(_ profile: FirmwareProfile, liveValues: LiveValueBoard, isSwitch: Bool, in services: ServiceGroup) {
-        let generation = self
-        services.start(ClosureService(name: "pipeline") { stop in
-            guard var source = generation.sourceHolder.take() else {
+        services.start(ClosureService(name: "pipeline") { [self] stop in
+            guard var source = sourceHolder.take() else {
                 // The previous generation's pipeline did not stop within its budget and still holds the source.
-                generation.log(.error, "source", "the frame source is still held by the previous pipeline: no frames are read")
+                log(.error, "source", "the frame source is still held by the previous pipeline: no frames are read")
                 stop.wait(seconds: .infinity)
                 return
             }
             if isSwitch { source.adopt(profile) }
             let pipeline = Pipeline(
-                profile: profile, interfaces: generation.configuration.canInterfaces, outbox: generation.outbox,
-                topics: generation.topics, configuration: generation.configuration, events: generation.events,
-                state: generation.state, onAppended: { [drainer = generation.drainer] in drainer.recordsAppended() },
-                log: generation.log, carrying: generation.finalCounters.withLock { $0 },
-                earlierFramesPerBus: generation.framesPerBus.withLock { $0 })
+                profile: profile, interfaces: configuration.canInterfaces, outbox: outbox,
+                topics: topics, configuration: configuration, events: events,
+                state: state, onAppended: { [drainer] in drainer.recordsAppended() },
+                log: log, carrying: finalCounters.withLock { $0 },
+                earlierFramesPerBus: framesPerBus.withLock { $0 })
             var frames: [CANFrame] = []
             frames.reserveCapacity(1024)
             var ended = false
@@ -143,27 +135,27 @@ final class ProfileGeneration: Sendable {
                     frames.removeAll(keepingCapacity: true)
                     let more = try source.next(into: &frames, until: .infinity)
                     pipeline.process(frames)
-                    pipeline.ingest(external: generation.externalSamples.takeAll())
+                    pipeline.ingest(external: externalSamples.takeAll())
                     pipeline.publishLiveValues(to: liveValues)
                     pipeline.tick(wallSeconds: monotonicSeconds())
-                    generation.pipelineTurns.add(1, ordering: .relaxed)
+                    pipelineTurns.add(1, ordering: .relaxed)
                     if !more {
                         ended = true
                         break
                     }
                 }
             } catch {
-                generation.log(.error, "source", "\(error)")
+                log(.error, "source", "\(error)")
                 ended = true
             }
-            pipeline.ingest(external: generation.externalSamples.takeAll())
+            pipeline.ingest(external: externalSamples.takeAll())
             pipeline.finish()
-            generation.finalCounters.withLock { $0 = pipeline.counters }
-            generation.framesPerBus.withLock { $0 = pipeline.busFrames }
-            generation.sourceHolder.put(source)
+            finalCounters.withLock { $0 = pipeline.counters }
+            framesPerBus.withLock { $0 = pipeline.busFrames }
+            sourceHolder.put(source)
             if ended {
-                generation.state.markSourceEnded()
-                generation.log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
+                state.markSourceEnded()
+                log(.info, "source", "source ended: \(pipeline.counters.frames) frames")
             }
         })
     }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import AxleBase
 import ConfigBundle
-import Crypto
 import MQTTUplink
 
 /// `axle-fleet config push`: a signed bundle to a fleet, in waves (docs/configuration.md, "Pushing to a fleet").
@@ -77,10 +76,10 @@ struct ConfigPushCommand: ParsableCommand {
 struct PushedBundle {
     var path: String
     var bytes: [UInt8]
-    /// SHA-256 of the whole file, lowercase hex: names its chunk topics.
-    var sha256: String
     var manifest: BundleManifest
     var desired: DesiredConfiguration
+    /// SHA-256 of the whole file, lowercase hex: names its chunk topics.
+    var sha256: String { desired.bundleSHA256 }
     /// MQTT 5 message expiry for the chunks and desired messages: the broker drops them once the bundle has expired.
     var expirySeconds: UInt32
 
@@ -99,10 +98,8 @@ struct PushedBundle {
         guard manifest.expiresAtMillis > nowMillis else {
             throw FleetError("\(path) (version \(manifest.version)) expired \(secondsText(Double(nowMillis - manifest.expiresAtMillis) / 1000)) ago; every vehicle would refuse it: sign it again with a later --not-before or a longer --valid-for")
         }
-        let digest = BundleManifest.hex(Array(SHA256.hash(data: bytes)))
         return PushedBundle(
-            path: path, bytes: bytes, sha256: digest, manifest: manifest,
-            desired: DesiredConfiguration(version: manifest.version, bundleSHA256: digest, bytes: bytes.count),
+            path: path, bytes: bytes, manifest: manifest, desired: DesiredConfiguration(version: manifest.version, bundle: bytes),
             expirySeconds: UInt32(clamping: (manifest.expiresAtMillis - nowMillis + 999) / 1000))
     }
 

@@ -178,6 +178,27 @@ public struct ConfigurationReport: Sendable, Equatable {
             self.reason = reason
             self.text = text
         }
+
+        /// `{"version","bundle_sha256","status"[,"reason"][,"text"]}`: the report's `last`, and what the vehicle keeps
+        /// of it across restarts.
+        public var json: JSONValue {
+            var members: [(String, JSONValue)] = [
+                ("version", .integer(Int128(version))), ("bundle_sha256", .string(bundleSHA256)),
+                ("status", .string(status.rawValue)),
+            ]
+            if let reason { members.append(("reason", .string(reason))) }
+            if let text { members.append(("text", .string(text))) }
+            return .object(members)
+        }
+
+        public static func parse(_ value: JSONValue) throws(ConfigurationMessageError) -> Received {
+            guard let version = value["version"]?.intValue, version >= 0, let digest = value["bundle_sha256"]?.stringValue,
+                let status = value["status"]?.stringValue.flatMap(ConfigurationStatus.init(rawValue:))
+            else { throw ConfigurationMessageError("the configuration report's last version is incomplete") }
+            return Received(
+                version: UInt64(version), bundleSHA256: digest, status: status, reason: value["reason"]?.stringValue,
+                text: value["text"]?.stringValue)
+        }
     }
 
     public var active: Installed
@@ -200,15 +221,7 @@ public struct ConfigurationReport: Sendable, Equatable {
     public var members: [(String, JSONValue)] {
         var members: [(String, JSONValue)] = [("active", Self.json(active))]
         if let previous { members.append(("previous", Self.json(previous))) }
-        if let last {
-            var received: [(String, JSONValue)] = [
-                ("version", .integer(Int128(last.version))), ("bundle_sha256", .string(last.bundleSHA256)),
-                ("status", .string(last.status.rawValue)),
-            ]
-            if let reason = last.reason { received.append(("reason", .string(reason))) }
-            if let text = last.text { received.append(("text", .string(text))) }
-            members.append(("last", .object(received)))
-        }
+        if let last { members.append(("last", last.json)) }
         members.append(("high_water_mark", .integer(Int128(highWaterMark))))
         members.append(("at_ms", .integer(Int128(atMillis))))
         return members
@@ -234,14 +247,7 @@ public struct ConfigurationReport: Sendable, Equatable {
             active: active, previous: value["previous"].flatMap(installed),
             highWaterMark: UInt64(max(0, value["high_water_mark"]?.intValue ?? 0)),
             atMillis: Int64(value["at_ms"]?.intValue ?? 0))
-        if let last = value["last"] {
-            guard let version = last["version"]?.intValue, version >= 0, let digest = last["bundle_sha256"]?.stringValue,
-                let status = last["status"]?.stringValue.flatMap(ConfigurationStatus.init(rawValue:))
-            else { throw ConfigurationMessageError("the configuration report's last version is incomplete") }
-            report.last = Received(
-                version: UInt64(version), bundleSHA256: digest, status: status, reason: last["reason"]?.stringValue,
-                text: last["text"]?.stringValue)
-        }
+        if let last = value["last"] { report.last = try Received.parse(last) }
         return report
     }
 

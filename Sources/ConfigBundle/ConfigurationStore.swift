@@ -211,7 +211,8 @@ public final class ConfigurationStore {
         }
     }
 
-    static func makeDirectory(_ path: String) throws(ConfigurationStoreError) {
+    /// Creates `path` (one level); one that exists is fine.
+    public static func makeDirectory(_ path: String) throws(ConfigurationStoreError) {
         if mkdir(path, 0o755) != 0, errno != EEXIST {
             throw ConfigurationStoreError(.storage, "\(SystemError(call: "mkdir", subject: path, errno: errno))")
         }

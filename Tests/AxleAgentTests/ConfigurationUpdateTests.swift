@@ -224,12 +224,5 @@ struct ConfigurationUpdateTests {
 
 /// How many chunk files a download folder holds.
 func chunkFiles(in folder: String) -> Int {
-    guard let handle = opendir(folder) else { return 0 }
-    defer { closedir(handle) }
-    var count = 0
-    while let entry = readdir(handle) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if Int(name) != nil { count += 1 }
-    }
-    return count
+    ((try? ConfigurationStore.names(in: folder)) ?? []).filter { Int($0) != nil }.count
 }

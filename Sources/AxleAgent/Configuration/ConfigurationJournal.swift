@@ -27,11 +27,7 @@ struct ConfigurationJournal {
             problem = "\(path) is not JSON: the last version received is forgotten"
             return
         }
-        if let last = value["last"], let report = try? ConfigurationReport.parse(.object([
-            ("active", .object([("version", 0), ("profile", "")])), ("last", last),
-        ])) {
-            self.last = report.last
-        }
+        last = value["last"].flatMap { try? ConfigurationReport.Received.parse($0) }
         if case .object(let members)? = value["bundles"] {
             for (version, digest) in members {
                 if let number = UInt64(version), let text = digest.stringValue { bundles[number] = text }
@@ -45,10 +41,7 @@ struct ConfigurationJournal {
     /// Writes the journal durably (temporary file, fsync, rename, directory fsync).
     func save() throws(SystemError) {
         var members: [(String, JSONValue)] = []
-        if let last {
-            let report = ConfigurationReport(active: .init(version: 0, profile: "", bundleSHA256: nil), last: last, atMillis: 0)
-            if let received = report.members.first(where: { $0.0 == "last" }) { members.append(received) }
-        }
+        if let last { members.append(("last", last.json)) }
         members.append(("bundles", .object(bundles.sorted { $0.key < $1.key }.map { ("\($0.key)", .string($0.value)) })))
         try DurableFile.write(Array(JSONValue.object(members).rendered().utf8), to: path)
     }

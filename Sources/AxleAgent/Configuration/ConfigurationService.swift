@@ -6,7 +6,6 @@ import Dispatch
 import FirmwareProfile
 import MQTTUplink
 import RemoteCommands
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +35,7 @@ final class ConfigurationService: BlockingService {
     private let inbox = BoundedQueue<Input>(capacity: 64)
     private let wakeup = DispatchSemaphore(value: 0)
     private let context: Context
-    private let storeBox: Mutex<SendableBox<ConfigurationStore>?>
+    private let storeBox: SendableBox<ConfigurationStore>
 
     /// What the worker needs from the rest of the agent.
     struct Context: Sendable {
@@ -60,7 +59,7 @@ final class ConfigurationService: BlockingService {
 
     init(store: ConfigurationStore, context: Context) {
         self.context = context
-        self.storeBox = Mutex(SendableBox(store))
+        self.storeBox = SendableBox(store)
     }
 
     /// On the MQTT client's thread: a message on a configuration topic.
@@ -84,8 +83,8 @@ final class ConfigurationService: BlockingService {
     }
 
     func run(until stop: StopToken) {
-        guard let store = storeBox.withLock({ $0?.take() }) else { return }
-        let worker = ConfigurationWorker(store: store, context: context, stop: stop)
+        // The store was opened (and recovered) on the starting thread; this thread owns it from here on.
+        let worker = ConfigurationWorker(store: storeBox.take(), context: context, stop: stop)
         worker.start()
         while !stop.isStopRequested {
             for input in inbox.takeAll() {
@@ -210,8 +209,13 @@ final class ConfigurationWorker {
         }
         let directory = store.root + "/download/" + desired.bundleSHA256
         removeDownloads(except: desired.bundleSHA256)
-        makeDirectory(store.root + "/download")
-        makeDirectory(directory)
+        do {
+            try ConfigurationStore.makeDirectory(store.root + "/download")
+            try ConfigurationStore.makeDirectory(directory)
+        } catch {
+            // Chunks that cannot be kept are asked for again after a restart; the download goes on meanwhile.
+            context.log(.warning, "configuration", "\(error)")
+        }
         var have = Set<Int>()
         for index in 0..<desired.chunks {
             let expected = desired.range(ofChunk: index).count
@@ -558,12 +562,6 @@ final class ConfigurationWorker {
     private func removeDownloads(except digest: String) {
         for name in (try? ConfigurationStore.names(in: store.root + "/download")) ?? [] where name != digest {
             try? ConfigurationStore.removeTree(store.root + "/download/" + name)
-        }
-    }
-
-    private func makeDirectory(_ path: String) {
-        if mkdir(path, 0o750) != 0, errno != EEXIST {
-            context.log(.warning, "configuration", "cannot create \(path): \(SystemError.text(errno: errno))")
         }
     }
 
