@@ -182,6 +182,36 @@ def rule_names(axle, socket_path):
         return []
 
 
+def wait_for(condition, seconds, what):
+    """Polls `condition` until it returns something true; stops the demo naming `what` at the deadline."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise SystemExit(f"demo: {what} did not happen within {seconds} s")
+
+
+def uplink_connected(axle, socket_path):
+    """Whether the running agent says its MQTT link is up (axle status --json)."""
+    result = subprocess.run([axle, "status", "--socket", socket_path, "--json"], capture_output=True, text=True)
+    try:
+        return json.loads(result.stdout)["uplink"]["state"] == "connected"
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def last_sequence(axle, socket_path, data_directory):
+    """The outbox's last sequence number, read from its file once the agent has stopped (axle outbox)."""
+    result = subprocess.run([axle, "outbox", "--socket", socket_path, "--data-dir", data_directory, "--json"],
+                            capture_output=True, text=True)
+    try:
+        return json.loads(result.stdout)["last_sequence"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def run_cli(binary, *arguments):
     result = subprocess.run([binary, *arguments], capture_output=True, text=True, timeout=10)
     for line in (result.stdout or result.stderr).rstrip().splitlines():
@@ -293,14 +323,13 @@ def main():
         say("== 7. Stopping the agent (SIGTERM): the open batch is written and sent, 'offline' published")
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=10)
-        time.sleep(1)
         with open(agent_log) as f:
             text = f.read()
         match = re.search(r"stopped after .*", text)
         say()
         say("== 8. The car is parked at the delivery address; the agent starts again and the courier asks again")
         agent = start_agent("parked", "a")
-        time.sleep(2)
+        wait_for(lambda: uplink_connected(axle, socket_path), 20, "the restarted agent's connection to the broker")
         payload = os.path.join(directory, "trunk-open.json")
         subprocess.run([fleet, "command", "create", "--vehicle", VEHICLE, "--key", key_prefix + ".key", "--out",
                         payload, "trunk.open"], check=True, capture_output=True)
@@ -341,7 +370,12 @@ def main():
             f"the agent {'kept running (pid ' + str(agent.pid) + ')' if agent.poll() is None else 'stopped'}")
         agent.send_signal(signal.SIGTERM)
         second_code = agent.wait(timeout=10)
-        time.sleep(1)
+        # Everything the agent wrote has reached the subscriber (its last records go out as it stops).
+        last = last_sequence(axle, socket_path, os.path.join(directory, "data")) or 0
+        try:
+            wait_for(lambda: set(range(1, last + 1)) <= subscriber.snapshot()[3], 10, "the subscriber's last records")
+        except SystemExit as timeout:
+            say(f"  {timeout}")  # counted as missing below
         records, samples, _, sequences = subscriber.snapshot()
         missing = sorted(set(range(1, max(sequences) + 1)) - sequences) if sequences else []
         events = [e for e in subscriber.events if not e["event"].startswith("outbox.")]
